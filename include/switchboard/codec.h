@@ -1,0 +1,48 @@
+/*
+ * codec.h - JSON at the edge: validating request fields and encoding the
+ * core's objects for the wire (protocol.md sections 2-4).
+ */
+#ifndef SWITCHBOARD_CODEC_H
+#define SWITCHBOARD_CODEC_H
+
+#include "switchboard/core.h"
+
+#include <jansson.h>
+
+/*
+ * Parses one frame: a UTF-8 JSON object with a string "type" and an
+ * optional "ref" (string, 1-64 chars). Returns a new reference, or NULL with
+ * *code ("bad_json", "bad_request") and msg filled. *type and *ref borrow
+ * from the returned object (*ref may be NULL). When the frame parsed but is
+ * rejected, *ref still carries a usable ref when there was one (copied into
+ * refbuf), so the error can echo it.
+ */
+json_t *sb_codec_parse(const char *buf, size_t len, const char **type, const char **ref,
+                       char refbuf[65], const char **code, char *msg, size_t msglen);
+
+/*
+ * Field readers: 0 when absent (and *out untouched) or valid, SB_EINVAL with
+ * msg "field 'x' must be ..." when present with the wrong type (or missing
+ * and required).
+ */
+int sb_codec_str(json_t *obj, const char *field, bool required, const char **out,
+                 char *msg, size_t msglen);
+int sb_codec_bool(json_t *obj, const char *field, bool *out, char *msg, size_t msglen);
+int sb_codec_int(json_t *obj, const char *field, bool required, int64_t *out,
+                 char *msg, size_t msglen);
+/* A flat object of strings/numbers/booleans (hello.attributes). */
+int sb_codec_flat_object(json_t *obj, const char *field, json_t **out,
+                         char *msg, size_t msglen);
+/* A skills object {"billing":5}: names must be configured skills, levels 0-10.
+ * *out is allocated (free()); *n its length. */
+int sb_codec_skills(const sb_config_t *cfg, json_t *obj, const char *field,
+                    sb_skill_req_t **out, size_t *n, bool *present, char *msg, size_t msglen);
+
+/* Encoders; each returns a new reference. */
+json_t *sb_codec_message(const sb_conv_t *conv, const sb_message_t *m);
+/* The context envelope (protocol.md 4.5): the last transcript_limit messages,
+ * with "transcript_total" and "transcript_first_seq" telling what was left out. */
+json_t *sb_codec_context(const sb_config_t *cfg, const sb_conv_t *conv);
+json_t *sb_codec_agent(const sb_config_t *cfg, const sb_agent_t *agent);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * hub_private.h - what the hub's own files share (hub.c, http.c, agent.c).
+ */
+#ifndef SB_HUB_PRIVATE_H
+#define SB_HUB_PRIVATE_H
+
+#include "switchboard/channel.h"
+#include "switchboard/hub.h"
+
+#include <libwebsockets.h>
+
+/* One outgoing WebSocket frame, or a close marker (len 0, close_code set). */
+typedef struct hub_frame {
+    struct hub_frame *next;
+    size_t len;
+    int close_code;
+    unsigned char buf[];       /* LWS_PRE bytes, then the payload */
+} hub_frame_t;
+
+struct sb_session {
+    sb_hub_t *hub;
+    struct lws *wsi;
+    const sb_channel_methods_t *ep;
+    sb_session_kind_t kind;
+    void *data;
+
+    hub_frame_t *out_head, *out_tail;   /* frames released by a commit */
+    size_t out_bytes;
+    bool rx_paused;
+    bool closing;                       /* a close marker is queued */
+
+    char *rx;                           /* fragments of the current message */
+    size_t rx_len, rx_cap;
+
+    double tokens, bad_tokens;          /* rate limits: messages, bad frames */
+    sb_ms_t rate_ts;
+
+    struct sb_session *prev, *next;     /* hub->sessions */
+};
+
+/* An HTTP request being read, then answered. */
+typedef struct hub_http {
+    char method[8];
+    char path[256];
+    char query[512];
+    char *body;
+    size_t body_len, body_cap;
+    bool too_large;
+    /* response */
+    int status;
+    char content_type[64];
+    char *resp;
+    size_t resp_len, resp_sent;
+    bool headers_sent;
+} hub_http_t;
+
+/* A frame waiting in the turn's outbox for the commit. */
+typedef struct hub_pending {
+    sb_session_t *session;      /* NULL once the session went away */
+    hub_frame_t *frame;
+    bool ack;                   /* an "ok" that promises durability */
+    char ref[65];
+} hub_pending_t;
+
+struct sb_hub {
+    const sb_config_t *cfg;
+    sb_core_t *core;
+    sb_store_t *store;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    int port;
+    volatile int stop;
+    bool stopping;
+
+    sb_session_t *sessions;
+    size_t nsessions;
+
+    hub_pending_t *outbox;
+    size_t noutbox, outbox_cap;
+    bool turn_failed;           /* a store write of this turn failed */
+    bool store_down;            /* logged once until it recovers */
+    lws_sorted_usec_list_t sul_flush;
+    bool flush_scheduled;
+
+    lws_sorted_usec_list_t sul_core;
+    sb_ms_t core_deadline;
+};
+
+/* The agent endpoint (router/hub/agent.c). */
+extern const sb_channel_methods_t hub__agent_endpoint;
+
+/* Answers an HTTP request once its body is complete (router/hub/http.c):
+ * fills http->status, content_type and resp. */
+void hub__http_route(sb_hub_t *hub, struct lws *wsi, hub_http_t *http);
+
+/* Makes sure the turn's flush is scheduled. */
+void hub__touch(sb_hub_t *hub);
+
+#endif
