@@ -750,8 +750,10 @@ sb_hub_t *sb_hub_new(const sb_config_t *cfg, sb_core_t *core, sb_store_t *store)
     info.iface = cfg->listen_host;
     info.protocols = protocols;
     info.user = hub;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
-                   LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    /* No LWS_SERVER_OPTION_VALIDATE_UTF8: lws would close on bad UTF-8, where
+     * the protocol wants an error (jansson rejects it as bad_json) and a
+     * socket that stays usable. */
+    info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
     if (strchr(cfg->listen_host, ':') == NULL)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     if (cfg->tls_cert) {
