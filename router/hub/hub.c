@@ -629,13 +629,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         int qlen;
         http_free(pss->http);
         pss->http = h;
-        snprintf(h->path, sizeof(h->path), "%s", (const char *)in);
-        if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
+        /* The whole path, not `in`: lws strips the mount point from that. */
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)) {
             strcpy(h->method, "POST");
-        else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
+            lws_hdr_copy(wsi, h->path, sizeof(h->path), WSI_TOKEN_POST_URI);
+        } else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) {
             strcpy(h->method, "GET");
-        else
+            lws_hdr_copy(wsi, h->path, sizeof(h->path), WSI_TOKEN_GET_URI);
+        } else {
             strcpy(h->method, "OTHER");
+            snprintf(h->path, sizeof(h->path), "%s", (const char *)in);
+        }
         qlen = lws_hdr_copy(wsi, h->query, sizeof(h->query), WSI_TOKEN_HTTP_URI_ARGS);
         if (qlen < 0)
             h->query[0] = '\0';
@@ -734,6 +738,68 @@ static void lws_to_sb_log(int level, const char *line)
     sb_log(level == LLL_ERR ? SB_LOG_ERROR : SB_LOG_WARN, "lws: %s", buf);
 }
 
+static char *join_path(const char *dir, const char *sub)
+{
+    size_t n = strlen(dir) + strlen(sub) + 2;
+    char *p = sb_malloc(n);
+
+    snprintf(p, n, "%s/%s", dir, sub);
+    return p;
+}
+
+/*
+ * HTTP paths: /healthz, /metrics and /v1 go to our callback; /widget, /desk
+ * and (with server.demo) / are static files under server.web_root, served by
+ * lws with content types by extension, no directory listing, and no path
+ * outside the mount.
+ */
+static const struct lws_http_mount *build_mounts(sb_hub_t *hub)
+{
+    static const char *const ours[] = { "/healthz", "/metrics", "/v1" };
+    struct lws_http_mount *m = hub->mounts;
+    size_t n = 0;
+
+    for (size_t i = 0; i < 3; i++, n++) {
+        m[n].mountpoint = ours[i];
+        m[n].mountpoint_len = (unsigned char)strlen(ours[i]);
+        m[n].origin = "switchboard";
+        m[n].origin_protocol = LWSMPRO_CALLBACK;
+    }
+    hub->mount_origins[0] = join_path(hub->cfg->web_root, "widget");
+    m[n].mountpoint = "/widget";
+    m[n].origin = hub->mount_origins[0];
+    m[n].cache_max_age = 300;
+    m[n].cache_reusable = 1;
+    m[n].cache_revalidate = 1;
+    m[n].cache_intermediaries = 1;
+    n++;
+    hub->mount_origins[1] = join_path(hub->cfg->web_root, "desk");
+    m[n].mountpoint = "/desk";
+    m[n].origin = hub->mount_origins[1];
+    m[n].def = "index.html";
+    m[n].cache_max_age = 60;
+    m[n].cache_reusable = 1;
+    m[n].cache_revalidate = 1;
+    n++;
+    if (hub->cfg->demo) {
+        hub->mount_origins[2] = join_path(hub->cfg->web_root, "demo");
+        m[n].mountpoint = "/";
+        m[n].origin = hub->mount_origins[2];
+        m[n].def = "index.html";
+        m[n].cache_max_age = 60;
+        m[n].cache_reusable = 1;
+        m[n].cache_revalidate = 1;
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!m[i].origin_protocol)
+            m[i].origin_protocol = LWSMPRO_FILE;
+        m[i].mountpoint_len = (unsigned char)strlen(m[i].mountpoint);
+        m[i].mount_next = i + 1 < n ? &m[i + 1] : NULL;
+    }
+    return &m[0];
+}
+
 sb_hub_t *sb_hub_new(const sb_config_t *cfg, sb_core_t *core, sb_store_t *store)
 {
     struct lws_context_creation_info info;
@@ -749,6 +815,7 @@ sb_hub_t *sb_hub_new(const sb_config_t *cfg, sb_core_t *core, sb_store_t *store)
     info.port = cfg->listen_port;
     info.iface = cfg->listen_host;
     info.protocols = protocols;
+    info.mounts = build_mounts(hub);
     info.user = hub;
     /* No LWS_SERVER_OPTION_VALIDATE_UTF8: lws would close on bad UTF-8, where
      * the protocol wants an error (jansson rejects it as bad_json) and a
@@ -770,6 +837,8 @@ sb_hub_t *sb_hub_new(const sb_config_t *cfg, sb_core_t *core, sb_store_t *store)
     hub->ctx = lws_create_context(&info);
     if (!hub->ctx) {
         sb_error("cannot listen on %s:%d", cfg->listen_host, cfg->listen_port);
+        for (size_t i = 0; i < 3; i++)
+            free(hub->mount_origins[i]);
         free(hub);
         return NULL;
     }
@@ -837,5 +906,7 @@ void sb_hub_free(sb_hub_t *hub)
     for (size_t i = 0; i < hub->noutbox; i++)
         free(hub->outbox[i].frame);
     free(hub->outbox);
+    for (size_t i = 0; i < 3; i++)
+        free(hub->mount_origins[i]);
     free(hub);
 }

@@ -84,6 +84,9 @@ struct sb_hub {
 
     lws_sorted_usec_list_t sul_core;
     sb_ms_t core_deadline;
+
+    struct lws_http_mount mounts[6];    /* HTTP paths: ours, then static files */
+    char *mount_origins[3];
 };
 
 /* The agent endpoint (router/hub/agent.c). */
