@@ -1,2 +1,141 @@
-/* placeholder: the store helper replaces this with engine selection and wrappers */
-int sb_store__placeholder;
+/*
+ * store.c - engine selection and the sb_store_* wrappers.
+ *
+ * The wrappers keep the transaction flag (begin and commit are no-ops when
+ * there is nothing to do) and forward everything else to the engine.
+ */
+#include "switchboard/store.h"
+
+#include <string.h>
+#include <stdlib.h>
+
+/* Every engine this build knows; a new engine is a new file and a line here. */
+static const sb_store_methods_t *const engines[] = {
+    &sb_store_sqlite,
+};
+
+sb_store_t *sb_store_open(const sb_config_t *cfg, int *err)
+{
+    const char *name = cfg->store_engine ? cfg->store_engine : "sqlite";
+    const sb_store_methods_t *m = NULL;
+    sb_store_t *st;
+    int rc;
+
+    for (size_t i = 0; i < sizeof(engines) / sizeof(engines[0]); i++)
+        if (strcmp(engines[i]->name, name) == 0)
+            m = engines[i];
+    if (!m) {
+        sb_error("store: unknown engine \"%s\"", name);
+        if (err)
+            *err = SB_EINVAL;
+        return NULL;
+    }
+    st = sb_calloc(1, sizeof(*st));
+    st->m = m;
+    rc = m->open(cfg, &st->impl);
+    if (rc != 0) {
+        free(st);
+        if (err)
+            *err = rc;
+        return NULL;
+    }
+    return st;
+}
+
+void sb_store_close(sb_store_t *st)
+{
+    if (!st)
+        return;
+    st->m->close(st->impl);   /* the engine rolls back an open transaction */
+    free(st);
+}
+
+int sb_store_begin(sb_store_t *st)
+{
+    int rc;
+
+    if (!st)
+        return SB_EINVAL;
+    if (st->in_txn)
+        return 0;
+    rc = st->m->begin(st->impl);
+    if (rc == 0)
+        st->in_txn = true;
+    return rc;
+}
+
+int sb_store_commit(sb_store_t *st)
+{
+    if (!st)
+        return SB_EINVAL;
+    if (!st->in_txn)
+        return 0;
+    st->in_txn = false;   /* a failed commit rolls back: no transaction either way */
+    return st->m->commit(st->impl);
+}
+
+int sb_store_rollback(sb_store_t *st)
+{
+    if (!st)
+        return SB_EINVAL;
+    if (!st->in_txn)
+        return 0;
+    st->in_txn = false;
+    return st->m->rollback(st->impl);
+}
+
+int sb_store_save_conv(sb_store_t *st, const sb_conv_t *conv)
+{
+    if (!st || !conv)
+        return SB_EINVAL;
+    return st->m->save_conv(st->impl, conv);
+}
+
+int sb_store_append_message(sb_store_t *st, const sb_conv_t *conv, const sb_message_t *msg)
+{
+    if (!st || !conv || !msg)
+        return SB_EINVAL;
+    return st->m->append_message(st->impl, conv, msg);
+}
+
+int sb_store_append_note(sb_store_t *st, const sb_conv_t *conv, const sb_note_t *note)
+{
+    if (!st || !conv || !note)
+        return SB_EINVAL;
+    return st->m->append_note(st->impl, conv, note);
+}
+
+int sb_store_append_event(sb_store_t *st, const sb_conv_t *conv, const sb_event_t *ev)
+{
+    if (!st || !conv || !ev)
+        return SB_EINVAL;
+    return st->m->append_event(st->impl, conv, ev);
+}
+
+int sb_store_load_messages(sb_store_t *st, const char *conv_id, uint64_t after_seq,
+                           sb_store_message_cb cb, void *arg)
+{
+    if (!st || !conv_id || !cb)
+        return SB_EINVAL;
+    return st->m->load_messages(st->impl, conv_id, after_seq, cb, arg);
+}
+
+int sb_store_load_conv(sb_store_t *st, const char *conv_id, sb_store_conv_cb cb, void *arg)
+{
+    if (!st || !conv_id || !cb)
+        return SB_EINVAL;
+    return st->m->load_conv(st->impl, conv_id, cb, arg);
+}
+
+int sb_store_load_open(sb_store_t *st, sb_store_conv_cb cb, void *arg)
+{
+    if (!st || !cb)
+        return SB_EINVAL;
+    return st->m->load_open(st->impl, cb, arg);
+}
+
+void sb_store_set_config(sb_store_t *st, const sb_config_t *cfg)
+{
+    if (st && cfg)
+        st->m->set_config(st->impl, cfg);
+}
