@@ -139,7 +139,8 @@ typedef struct sb_conv_spec {
     const char *language;      /* BCP 47 tag or NULL */
     const char *topic;         /* topic id or NULL */
     int pool;                  /* -1: from topic / default_pool */
-    struct json_t *attributes; /* new reference taken by the core; may be NULL */
+    struct json_t *attributes; /* the core takes its own reference (json_incref): the
+                                  caller keeps and releases its own; may be NULL */
 } sb_conv_spec_t;
 
 typedef enum {
@@ -189,6 +190,11 @@ size_t sb_core_conv_count(const sb_core_t *core);
 /* Queue length of a pool, and 1-based position of a queued conversation (0 if not queued). */
 size_t sb_core_queue_length(const sb_core_t *core, int pool);
 int sb_core_queue_position(const sb_core_t *core, const sb_conv_t *conv);
+
+/* Calls fn for every open conversation assigned to (or offered to) agent,
+ * oldest first. fn must not call into the core. */
+void sb_core_agent_conversations(sb_core_t *core, const sb_agent_t *agent,
+                                 void (*fn)(sb_conv_t *conv, void *arg), void *arg);
 
 /* --- customer events ---------------------------------------------------- */
 

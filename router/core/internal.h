@@ -1,0 +1,140 @@
+/*
+ * internal.h - the core's private state, shared by the files of router/core.
+ *
+ * A conversation is allocated as a conv_ext_t whose first member is the
+ * public sb_conv_t, so the core converts between them with a cast (and
+ * conv->core_private points at the same object). Agents are an array of
+ * agent_ext_t, one per cfg->agents[i], in configuration order.
+ */
+#ifndef SB_CORE_INTERNAL_H
+#define SB_CORE_INTERNAL_H
+
+#include "switchboard/core.h"
+
+#include "map.h"
+#include "template.h"
+#include "queue.h"
+#include "timer.h"
+
+/* Timer kinds. */
+enum {
+    CORE_T_OFFER,       /* conversation: offer expires */
+    CORE_T_STEP,        /* conversation: next relaxation step */
+    CORE_T_MAXWAIT,     /* conversation: waited max_wait_s in its pool */
+    CORE_T_NOTICE,      /* pool: coalesced queue notices are due */
+    CORE_T_GRACE,       /* agent: disconnect grace is over */
+    CORE_T_WRAP,        /* agent: the earliest wrap-up slot frees */
+};
+
+/* Queue notices: at most one per conversation per this many ms. */
+#define CORE_NOTICE_MS 1000
+
+typedef struct conv_ext conv_ext_t;
+struct conv_ext {
+    sb_conv_t pub;              /* first: (conv_ext_t *)conv works */
+    uint64_t ticket;            /* creation order, last tie-break in queues */
+    core_qnode_t qnode;         /* in pools[queued_pool].queue while queued */
+    int queued_pool;            /* -1 when in no queue */
+    core_timer_t t_offer, t_step, t_maxwait;
+    int next_step;              /* index of the next pool step to apply */
+    sb_ms_t wait_since;         /* start of the current wait (steps, max wait) */
+    int notified_pos, notified_eta, notified_pool;   /* last QUEUE sent */
+    sb_ms_t last_notice_at;     /* when; INT64_MIN/2 = never */
+    sb_ms_t assigned_at;        /* current assignment, for handle times */
+    bool ever_assigned;         /* counts as served when it closes */
+    bool sla_done;              /* counted in its pool's SLA attainment */
+    uint64_t save_epoch;        /* core epoch of its last CONV_SAVE */
+    conv_ext_t *next_closed;    /* closed, freed at the next actions clear */
+};
+
+typedef struct core_wrap {
+    sb_ms_t at;
+    sb_media_t media;
+} core_wrap_t;
+
+typedef struct agent_ext {
+    sb_agent_t pub;             /* first */
+    sb_conv_t **convs;          /* held: offered or assigned */
+    size_t nconvs, convs_cap;
+    core_wrap_t *wraps;         /* slots in wrap-up, sorted by at */
+    size_t nwraps, wraps_cap;
+    core_timer_t t_grace, t_wrap;
+    bool online;                /* counted in its pools' online capacity */
+} agent_ext_t;
+
+typedef struct pool_state {
+    core_queue_t queue;
+    int *members;               /* agent indexes, ascending */
+    size_t nmembers;
+    int rr_cursor;              /* round_robin: agent index served last, -1 */
+    int online_chat, online_voice;   /* capacity of available, connected members */
+    int offers_pending;
+    uint64_t served;            /* closed after an assignment in this pool */
+    uint64_t sla_total, sla_met;
+    double handle_ema_ms;       /* moving average of assignment -> close */
+    uint64_t handle_samples;
+    bool dirty;                 /* queue positions or estimates may have changed */
+    core_timer_t t_notice;
+    sb_ms_t last_walk;
+} pool_state_t;
+
+struct sb_core {
+    const sb_config_t *cfg;
+    agent_ext_t *agents;
+    size_t nagents;
+    pool_state_t *pools;
+    size_t npools;
+    core_map_t convs;           /* id -> conv_ext_t, open conversations */
+    core_map_t agent_ids;       /* id -> agent_ext_t */
+    core_heap_t timers;
+    sb_action_t *actions;
+    size_t nactions, actions_cap;
+    uint64_t epoch;             /* bumped by every entry point: CONV_SAVE dedup */
+    conv_ext_t *closed;         /* closed since the last clear */
+    uint64_t next_ticket;
+    int *dirty;                 /* pools with pending queue notices */
+    size_t ndirty;
+};
+
+static inline conv_ext_t *core__cx(sb_conv_t *c) { return (conv_ext_t *)c; }
+static inline agent_ext_t *core__ax(sb_agent_t *a) { return (agent_ext_t *)a; }
+
+/* --- core.c: actions, history, texts ------------------------------------- */
+sb_action_t *core__act(sb_core_t *core, sb_action_kind_t kind, sb_conv_t *conv,
+                       sb_agent_t *agent);
+void core__save(sb_core_t *core, sb_conv_t *conv);
+void core__event(sb_core_t *core, sb_conv_t *conv, sb_event_kind_t kind, int from_pool,
+                 const char *agent_id, const char *esc_kind, const char *reason,
+                 const char *note, sb_ms_t now);
+char *core__text(const sb_core_t *core, const sb_conv_t *conv, sb_tpl_key_t key,
+                 const core_tpl_var_t *vars, size_t nvars);
+void core__enter(sb_core_t *core);
+size_t core__system_message(sb_core_t *core, sb_conv_t *conv, const char *text,
+                            sb_ms_t now);
+void core__agent_hold(agent_ext_t *a, sb_conv_t *conv);
+void core__agent_unhold(agent_ext_t *a, sb_conv_t *conv);
+void core__agent_refresh(sb_core_t *core, agent_ext_t *a);
+int *core__active(sb_agent_t *a, sb_media_t media);
+
+/* --- route.c: matching, offers, queues, notices -------------------------- */
+bool core__fits(const sb_core_t *core, const sb_agent_t *a, const sb_conv_t *conv,
+                int pool);
+agent_ext_t *core__select(sb_core_t *core, sb_conv_t *conv, const sb_agent_t *exclude);
+void core__assign(sb_core_t *core, sb_conv_t *conv, agent_ext_t *a, sb_ms_t now);
+void core__give(sb_core_t *core, sb_conv_t *conv, agent_ext_t *a, sb_ms_t now);
+void core__route(sb_core_t *core, sb_conv_t *conv, const sb_agent_t *exclude, sb_ms_t now);
+void core__match_agent(sb_core_t *core, agent_ext_t *a, const sb_conv_t *skip, sb_ms_t now);
+void core__enqueue(sb_core_t *core, sb_conv_t *conv, sb_ms_t now);
+void core__dequeue(sb_core_t *core, sb_conv_t *conv);
+void core__release_slot(sb_core_t *core, agent_ext_t *a, sb_conv_t *conv, bool wrap_up,
+                        sb_ms_t now);
+void core__offer_failed(sb_core_t *core, sb_conv_t *conv, sb_event_kind_t kind,
+                        const char *reason, bool released, sb_ms_t now);
+void core__arm_wait_timers(sb_core_t *core, sb_conv_t *conv);
+void core__mark_dirty(sb_core_t *core, int pool);
+void core__flush_notices(sb_core_t *core, sb_ms_t now);
+void core__walk_notices(sb_core_t *core, int pool, sb_ms_t now);
+int core__eta_s(const sb_core_t *core, int pool, sb_media_t media, size_t position);
+void core__on_timer(sb_core_t *core, core_timer_t *t, sb_ms_t now);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * map.h - a small open-addressing hash map from NUL-terminated string keys to
+ * pointers, for the core's id lookups (conversations, agents).
+ *
+ * Keys are borrowed: the caller keeps each key alive (and unchanged) while it
+ * is in the map; the core uses the id stored in the object itself. Linear
+ * probing with tombstones; the table doubles at 50% load (tombstones count).
+ */
+#ifndef SB_CORE_MAP_H
+#define SB_CORE_MAP_H
+
+#include <stddef.h>
+
+typedef struct core_map_slot {
+    const char *key;    /* NULL = empty; core__map_tombstone = deleted */
+    void *value;
+    size_t hash;
+} core_map_slot_t;
+
+typedef struct core_map {
+    core_map_slot_t *slots;
+    size_t cap;         /* power of two, or 0 before the first insert */
+    size_t count;       /* live entries */
+    size_t used;        /* live + tombstones */
+} core_map_t;
+
+/* Initializes an empty map; cannot fail (allocates on first insert). */
+void core__map_init(core_map_t *m);
+/* Frees the table (not the keys or values); accepts an initialized empty map. */
+void core__map_free(core_map_t *m);
+/* The value for key, or NULL. */
+void *core__map_get(const core_map_t *m, const char *key);
+/* Inserts key -> value. Returns 0, or -1 when key is already present (the
+ * map is unchanged). Aborts on out-of-memory, like sb_malloc. */
+int core__map_put(core_map_t *m, const char *key, void *value);
+/* Removes key; returns its value, or NULL when absent. */
+void *core__map_del(core_map_t *m, const char *key);
+
+#endif

@@ -1,0 +1,491 @@
+/*
+ * route.c - matching conversations and agents, offers, queues, queue notices
+ * and the timers that drive them.
+ *
+ * Matching runs in two directions:
+ *  - a conversation that arrives (or moves, or relaxes) looks for the best
+ *    fitting agent of its pool by the pool's strategy (core__select), else
+ *    waits in the pool's queue;
+ *  - an agent that becomes available or frees a slot takes the best waiting
+ *    conversation it fits across all its pools (core__match_agent): requeued
+ *    first, then priority, then arrival, repeatedly while it has room.
+ * Because both directions run at every change, a queued conversation never
+ * has a fitting agent with room at rest.
+ *
+ * Queue estimate (the QUEUE action's eta_s and the {eta} text):
+ *
+ *     eta_s = ceil(position * handle_s / max(1, online capacity))
+ *
+ * where online capacity is the summed chat (or voice) capacity of the pool's
+ * members that are available and connected, and handle_s is the pool's
+ * measured handle time: an exponential moving average (newest sample weighted
+ * 1/5) of assignment -> close durations of conversations served in the pool;
+ * routing.default_handle_s while the pool has served none.
+ */
+#include "internal.h"
+#include "template.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* --- fit and selection ------------------------------------------------------ */
+
+static int capacity(const sb_agent_t *a, sb_media_t media)
+{
+    return media == SB_MEDIA_VOICE ? a->cfg->cap_voice : a->cfg->cap_chat;
+}
+
+static int active(const sb_agent_t *a, sb_media_t media)
+{
+    return media == SB_MEDIA_VOICE ? a->active_voice : a->active_chat;
+}
+
+static bool member(const sb_agent_t *a, int pool)
+{
+    for (size_t k = 0; k < a->cfg->npools; k++)
+        if (a->cfg->pools[k] == pool)
+            return true;
+    return false;
+}
+
+/* The agent may take conv in pool now: available and connected, a member,
+ * speaks the language, has every required skill at its (relaxed) level and a
+ * free slot for the medium. */
+bool core__fits(const sb_core_t *core, const sb_agent_t *a, const sb_conv_t *conv, int pool)
+{
+    if (a->state != SB_AGENT_AVAILABLE || !a->connected)
+        return false;
+    if (active(a, conv->media) >= capacity(a, conv->media))
+        return false;
+    if (conv->language < 0 || (size_t)conv->language >= core->cfg->nlanguages ||
+        a->cfg->languages[conv->language] == 0)
+        return false;
+    for (size_t i = 0; i < conv->nskills; i++) {
+        int need = conv->skills[i].level - conv->relaxed;
+        int s = conv->skills[i].skill;
+        if (need <= 0)
+            continue;
+        if (s < 0 || (size_t)s >= core->cfg->nskills || a->cfg->skills[s] < need)
+            return false;
+    }
+    return member(a, pool);
+}
+
+static int skill_sum(const sb_agent_t *a, const sb_conv_t *conv)
+{
+    int sum = 0;
+    for (size_t i = 0; i < conv->nskills; i++)
+        sum += a->cfg->skills[conv->skills[i].skill];
+    return sum;
+}
+
+/* True when a ranks before b (both fit) under the pool's strategy. Every
+ * strategy ends in a total order (agent index), so a choice is
+ * deterministic. */
+static bool better(const sb_core_t *core, int pool, const sb_conv_t *conv,
+                   const sb_agent_t *a, const sb_agent_t *b)
+{
+    const pool_state_t *ps = &core->pools[pool];
+
+    switch (core->cfg->pools[pool].strategy) {
+    case SB_STRATEGY_LEAST_BUSY: {
+        /* active/capacity, compared without division */
+        long long la = (long long)active(a, conv->media) * capacity(b, conv->media);
+        long long lb = (long long)active(b, conv->media) * capacity(a, conv->media);
+        if (la != lb)
+            return la < lb;
+        break;
+    }
+    case SB_STRATEGY_ROUND_ROBIN: {
+        /* the next index after the pool's cursor, wrapping */
+        long long n = (long long)core->nagents;
+        long long da = ((long long)a->index - ps->rr_cursor - 1 + n) % n;
+        long long db = ((long long)b->index - ps->rr_cursor - 1 + n) % n;
+        return da < db;
+    }
+    case SB_STRATEGY_BEST_SKILL: {
+        int sa = skill_sum(a, conv), sb = skill_sum(b, conv);
+        if (sa != sb)
+            return sa > sb;
+        if (a->cfg->languages[conv->language] != b->cfg->languages[conv->language])
+            return a->cfg->languages[conv->language] > b->cfg->languages[conv->language];
+        break;
+    }
+    case SB_STRATEGY_LONGEST_IDLE:
+    default:
+        break;
+    }
+    if (a->idle_since != b->idle_since)
+        return a->idle_since < b->idle_since;
+    return a->index < b->index;
+}
+
+/* The best fitting agent for conv in its pool, never `exclude`; NULL when
+ * none fits. */
+agent_ext_t *core__select(sb_core_t *core, sb_conv_t *conv, const sb_agent_t *exclude)
+{
+    pool_state_t *ps = &core->pools[conv->pool];
+    agent_ext_t *best = NULL;
+
+    for (size_t i = 0; i < ps->nmembers; i++) {
+        agent_ext_t *a = &core->agents[ps->members[i]];
+        if (&a->pub == exclude || !core__fits(core, &a->pub, conv, conv->pool))
+            continue;
+        if (!best || better(core, conv->pool, conv, &a->pub, &best->pub))
+            best = a;
+    }
+    return best;
+}
+
+/* --- assignment and offers -------------------------------------------------- */
+
+/* Makes a the owner of conv, whose slot a already holds (an accepted offer or
+ * a direct assignment): history `assigned`, ASSIGNED to the agent,
+ * AGENT_JOINED to the customer. */
+void core__assign(sb_core_t *core, sb_conv_t *conv, agent_ext_t *a, sb_ms_t now)
+{
+    conv_ext_t *cx = core__cx(conv);
+    const char *name = a->pub.cfg->name ? a->pub.cfg->name : a->pub.cfg->id;
+    core_tpl_var_t vars[] = {
+        { "agent", name },
+        { "pool", core->cfg->pools[conv->pool].id },
+    };
+    sb_action_t *act;
+
+    conv->state = a->pub.cfg->role == SB_ROLE_BOT ? SB_CONV_BOT : SB_CONV_ASSIGNED;
+    conv->agent = &a->pub;
+    a->pub.idle_since = now;
+    cx->assigned_at = now;
+    cx->ever_assigned = true;
+    cx->qnode.front = 0;
+    core__timer_cancel(&core->timers, &cx->t_step);
+    core__timer_cancel(&core->timers, &cx->t_maxwait);
+    core__event(core, conv, SB_EV_ASSIGNED, -1, a->pub.cfg->id, NULL, NULL, NULL, now);
+    core__act(core, SB_ACT_ASSIGNED, conv, &a->pub);
+    act = core__act(core, SB_ACT_AGENT_JOINED, conv, NULL);
+    act->text = core__text(core, conv, SB_TPL_AGENT_JOINED, vars, 2);
+}
+
+/* Gives conv (in no queue) to a, which fits it: a takes a slot, then the
+ * pool's accept mode decides between a direct assignment and an offer. */
+void core__give(sb_core_t *core, sb_conv_t *conv, agent_ext_t *a, sb_ms_t now)
+{
+    conv_ext_t *cx = core__cx(conv);
+    const sb_cfg_pool_t *pc = &core->cfg->pools[conv->pool];
+    pool_state_t *ps = &core->pools[conv->pool];
+
+    (*core__active(&a->pub, conv->media))++;
+    core__agent_hold(a, conv);
+    ps->rr_cursor = a->pub.index;
+    if (pc->accept == SB_ACCEPT_OFFER) {
+        sb_ms_t ms = (sb_ms_t)pc->offer_timeout_s * 1000;
+        conv->state = SB_CONV_OFFERED;
+        conv->agent = &a->pub;
+        ps->offers_pending++;
+        core__event(core, conv, SB_EV_OFFERED, -1, a->pub.cfg->id, NULL, NULL, NULL, now);
+        core__act(core, SB_ACT_OFFER, conv, &a->pub)->expires_in_ms = ms;
+        core__timer_arm(&core->timers, &cx->t_offer, now + ms);
+    } else {
+        core__assign(core, conv, a, now);
+    }
+}
+
+/* Frees the slot a held for conv: at once, or after routing.wrap_up_s when
+ * wrap_up (a closed assignment). Does not re-run matching. */
+void core__release_slot(sb_core_t *core, agent_ext_t *a, sb_conv_t *conv, bool wrap_up,
+                        sb_ms_t now)
+{
+    core__agent_unhold(a, conv);
+    if (wrap_up && core->cfg->wrap_up_s > 0) {
+        sb_ms_t at = now + (sb_ms_t)core->cfg->wrap_up_s * 1000;
+        size_t i;
+        if (a->nwraps == a->wraps_cap) {
+            a->wraps_cap = a->wraps_cap ? a->wraps_cap * 2 : 4;
+            a->wraps = sb_realloc(a->wraps, a->wraps_cap * sizeof(*a->wraps));
+        }
+        for (i = a->nwraps; i > 0 && a->wraps[i - 1].at > at; i--)
+            a->wraps[i] = a->wraps[i - 1];
+        a->wraps[i].at = at;
+        a->wraps[i].media = conv->media;
+        a->nwraps++;
+        core__timer_arm(&core->timers, &a->t_wrap, a->wraps[0].at);
+        return;
+    }
+    (*core__active(&a->pub, conv->media))--;
+}
+
+/* An offer that ended without acceptance (declined, expired, withdrawn):
+ * history `kind` with reason, RELEASED "offer_expired" to the agent when
+ * released, a missed offer counted on expiry (max_missed_offers in a row:
+ * the agent is set away), then the conversation goes to another fitting agent
+ * or back to its place in the queue, and the agent's freed slot is matched
+ * with anything else. */
+void core__offer_failed(sb_core_t *core, sb_conv_t *conv, sb_event_kind_t kind,
+                        const char *reason, bool released, sb_ms_t now)
+{
+    conv_ext_t *cx = core__cx(conv);
+    agent_ext_t *a = core__ax(conv->agent);
+
+    core__timer_cancel(&core->timers, &cx->t_offer);
+    core->pools[conv->pool].offers_pending--;
+    core__release_slot(core, a, conv, false, now);
+    conv->agent = NULL;
+    conv->state = SB_CONV_QUEUED;
+    core__event(core, conv, kind, -1, a->pub.cfg->id, NULL, reason, NULL, now);
+    if (released)
+        core__act(core, SB_ACT_RELEASED, conv, &a->pub)->reason = "offer_expired";
+    if (kind == SB_EV_OFFER_EXPIRED) {
+        a->pub.missed_offers++;
+        if (core->cfg->max_missed_offers > 0 &&
+            a->pub.missed_offers >= core->cfg->max_missed_offers &&
+            a->pub.state == SB_AGENT_AVAILABLE) {
+            a->pub.state = SB_AGENT_AWAY;
+            core__agent_refresh(core, a);
+            core__act(core, SB_ACT_AGENT_STATE, NULL, &a->pub)->reason = "missed_offers";
+        }
+    }
+    core__route(core, conv, &a->pub, now);
+    core__match_agent(core, a, conv, now);
+}
+
+/* --- routing ------------------------------------------------------------------ */
+
+void core__route(sb_core_t *core, sb_conv_t *conv, const sb_agent_t *exclude, sb_ms_t now)
+{
+    conv_ext_t *cx = core__cx(conv);
+    agent_ext_t *a = core__select(core, conv, exclude);
+
+    if (a) {
+        if (cx->queued_pool >= 0)
+            core__dequeue(core, conv);
+        core__give(core, conv, a, now);
+    } else if (cx->queued_pool < 0) {
+        core__enqueue(core, conv, now);
+    }
+}
+
+typedef struct first_fit {
+    const sb_core_t *core;
+    const sb_agent_t *agent;
+    const sb_conv_t *skip;
+    int pool;
+    conv_ext_t *found;
+} first_fit_t;
+
+static int first_fit_fn(core_qnode_t *n, void *ctx)
+{
+    first_fit_t *ff = ctx;
+    conv_ext_t *cx = n->owner;
+
+    if (&cx->pub == ff->skip || !core__fits(ff->core, ff->agent, &cx->pub, ff->pool))
+        return 0;
+    ff->found = cx;
+    return 1;
+}
+
+void core__match_agent(sb_core_t *core, agent_ext_t *a, const sb_conv_t *skip, sb_ms_t now)
+{
+    for (;;) {
+        conv_ext_t *best = NULL;
+
+        if (a->pub.state != SB_AGENT_AVAILABLE || !a->pub.connected)
+            return;
+        for (size_t k = 0; k < a->pub.cfg->npools; k++) {
+            int p = a->pub.cfg->pools[k];
+            first_fit_t ff = { core, &a->pub, skip, p, NULL };
+            if (p < 0 || (size_t)p >= core->npools)
+                continue;
+            core__queue_walk(&core->pools[p].queue, first_fit_fn, &ff);
+            if (ff.found && (!best || core__queue_cmp(&ff.found->qnode, &best->qnode) < 0))
+                best = ff.found;
+        }
+        if (!best)
+            return;
+        core__dequeue(core, &best->pub);
+        core__give(core, &best->pub, a, now);
+    }
+}
+
+/* --- queues and notices --------------------------------------------------------- */
+
+int core__eta_s(const sb_core_t *core, int pool, sb_media_t media, size_t position)
+{
+    const pool_state_t *ps = &core->pools[pool];
+    double handle_ms = ps->handle_samples ? ps->handle_ema_ms
+                                          : (double)core->cfg->default_handle_s * 1000.0;
+    int cap = media == SB_MEDIA_VOICE ? ps->online_voice : ps->online_chat;
+    double ms;
+    long long s;
+
+    if (cap < 1)
+        cap = 1;
+    ms = (double)position * handle_ms / cap;
+    s = (long long)(ms / 1000.0);
+    if ((double)s * 1000.0 < ms)
+        s++;
+    return s > INT32_MAX ? INT32_MAX : (int)s;
+}
+
+static void emit_queue(sb_core_t *core, sb_conv_t *conv, int position, int eta_s, sb_ms_t now)
+{
+    conv_ext_t *cx = core__cx(conv);
+    char pos[16], eta[32], etas[16];
+    core_tpl_var_t vars[] = {
+        { "position", pos }, { "eta", eta }, { "eta_s", etas },
+        { "pool", core->cfg->pools[conv->pool].id },
+    };
+    sb_action_t *act;
+
+    snprintf(pos, sizeof(pos), "%d", position);
+    core__eta_text(eta_s, eta, sizeof(eta));
+    snprintf(etas, sizeof(etas), "%d", eta_s);
+    act = core__act(core, SB_ACT_QUEUE, conv, NULL);
+    act->position = position;
+    act->eta_s = eta_s;
+    act->text = core__text(core, conv, SB_TPL_QUEUED, vars, 4);
+    cx->notified_pos = position;
+    cx->notified_eta = eta_s;
+    cx->notified_pool = conv->pool;
+    cx->last_notice_at = now;
+}
+
+/* Puts conv (in no queue, held by no agent) into its pool's queue at its
+ * place: history `queued` and an immediate QUEUE to the customer; the
+ * conversations behind it get theirs through the coalesced notices. */
+void core__enqueue(sb_core_t *core, sb_conv_t *conv, sb_ms_t now)
+{
+    conv_ext_t *cx = core__cx(conv);
+    pool_state_t *ps = &core->pools[conv->pool];
+    size_t pos;
+
+    conv->state = SB_CONV_QUEUED;
+    conv->agent = NULL;
+    cx->qnode.priority = conv->priority;
+    cx->qnode.arrival = conv->arrival;
+    cx->qnode.ticket = cx->ticket;
+    core__queue_insert(&ps->queue, &cx->qnode);
+    cx->queued_pool = conv->pool;
+    core__event(core, conv, SB_EV_QUEUED, -1, NULL, NULL, NULL, NULL, now);
+    pos = core__queue_rank(&ps->queue, &cx->qnode);
+    emit_queue(core, conv, (int)pos, core__eta_s(core, conv->pool, conv->media, pos), now);
+    if (pos < core__queue_length(&ps->queue))
+        core__mark_dirty(core, conv->pool);
+}
+
+void core__dequeue(sb_core_t *core, sb_conv_t *conv)
+{
+    conv_ext_t *cx = core__cx(conv);
+    int p = cx->queued_pool;
+
+    if (p < 0)
+        return;
+    core__queue_remove(&core->pools[p].queue, &cx->qnode);
+    cx->queued_pool = -1;
+    if (core__queue_length(&core->pools[p].queue))
+        core__mark_dirty(core, p);
+}
+
+void core__mark_dirty(sb_core_t *core, int pool)
+{
+    pool_state_t *ps = &core->pools[pool];
+
+    if (ps->dirty)
+        return;
+    ps->dirty = true;
+    core->dirty[core->ndirty++] = pool;
+}
+
+/* Walks the pools whose queues changed: a pool not walked within the last
+ * CORE_NOTICE_MS is walked now, the others when their notice timer fires. */
+void core__flush_notices(sb_core_t *core, sb_ms_t now)
+{
+    size_t n = core->ndirty;
+
+    core->ndirty = 0;
+    for (size_t i = 0; i < n; i++) {
+        int p = core->dirty[i];
+        pool_state_t *ps = &core->pools[p];
+        ps->dirty = false;
+        if (now >= ps->last_walk + CORE_NOTICE_MS)
+            core__walk_notices(core, p, now);
+        else if (!core__timer_armed(&ps->t_notice))
+            core__timer_arm(&core->timers, &ps->t_notice, ps->last_walk + CORE_NOTICE_MS);
+    }
+}
+
+typedef struct walk_ctx {
+    sb_core_t *core;
+    int pool;
+    sb_ms_t now;
+    size_t position;
+    bool later;
+} walk_ctx_t;
+
+static int walk_fn(core_qnode_t *n, void *ctx)
+{
+    walk_ctx_t *w = ctx;
+    conv_ext_t *cx = n->owner;
+    int eta;
+
+    w->position++;
+    eta = core__eta_s(w->core, w->pool, cx->pub.media, w->position);
+    if ((int)w->position == cx->notified_pos && eta == cx->notified_eta &&
+        cx->notified_pool == w->pool)
+        return 0;
+    if (w->now - cx->last_notice_at >= CORE_NOTICE_MS)
+        emit_queue(w->core, &cx->pub, (int)w->position, eta, w->now);
+    else
+        w->later = true;
+    return 0;
+}
+
+/* Sends a QUEUE to every conversation of the pool whose position or estimate
+ * changed since its last one, unless it had one within CORE_NOTICE_MS: those
+ * get theirs at the next walk, CORE_NOTICE_MS from now. */
+void core__walk_notices(sb_core_t *core, int pool, sb_ms_t now)
+{
+    pool_state_t *ps = &core->pools[pool];
+    walk_ctx_t w = { core, pool, now, 0, false };
+
+    core__timer_cancel(&core->timers, &ps->t_notice);
+    ps->last_walk = now;
+    core__queue_walk(&ps->queue, walk_fn, &w);
+    if (w.later)
+        core__timer_arm(&core->timers, &ps->t_notice, now + CORE_NOTICE_MS);
+}
+
+/* --- wait timers ------------------------------------------------------------------ */
+
+void core__arm_wait_timers(sb_core_t *core, sb_conv_t *conv)
+{
+    (void)core;
+    (void)conv;
+}
+
+void core__on_timer(sb_core_t *core, core_timer_t *t, sb_ms_t now)
+{
+    switch (t->kind) {
+    case CORE_T_OFFER: {
+        conv_ext_t *cx = t->owner;
+        core__offer_failed(core, &cx->pub, SB_EV_OFFER_EXPIRED, NULL, true, now);
+        break;
+    }
+    case CORE_T_NOTICE:
+        core__walk_notices(core, (int)(intptr_t)t->owner, now);
+        break;
+    case CORE_T_WRAP: {
+        agent_ext_t *a = t->owner;
+        while (a->nwraps && a->wraps[0].at <= now) {
+            (*core__active(&a->pub, a->wraps[0].media))--;
+            memmove(&a->wraps[0], &a->wraps[1], (a->nwraps - 1) * sizeof(*a->wraps));
+            a->nwraps--;
+        }
+        if (a->nwraps)
+            core__timer_arm(&core->timers, &a->t_wrap, a->wraps[0].at);
+        core__match_agent(core, a, NULL, now);
+        break;
+    }
+    default:
+        break;
+    }
+}
