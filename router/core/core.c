@@ -675,14 +675,57 @@ int sb_core_agent_close(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv,
     return SB_OK;
 }
 
+/* Checks an answer to an offer: SB_OK when conv is offered to agent right
+ * now, SB_ECONFLICT when it was offered to it once but no longer is (expired,
+ * declined, withdrawn, closed) or the offer's deadline has passed, else
+ * SB_EFORBIDDEN. */
+static int check_offer(const sb_agent_t *agent, const sb_conv_t *conv, sb_ms_t now)
+{
+    const conv_ext_t *cx = (const conv_ext_t *)conv;
+
+    if (conv->state == SB_CONV_OFFERED && conv->agent == agent)
+        return now < cx->t_offer.at ? SB_OK : SB_ECONFLICT;
+    if (conv->state == SB_CONV_CLOSED)
+        return SB_ECONFLICT;
+    for (size_t i = 0; i < conv->nhistory; i++)
+        if (conv->history[i].kind == SB_EV_OFFERED && conv->history[i].agent_id &&
+            strcmp(conv->history[i].agent_id, agent->cfg->id) == 0)
+            return SB_ECONFLICT;
+    return SB_EFORBIDDEN;
+}
+
 int sb_core_agent_accept(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv, sb_ms_t now)
 {
-    return SB_ECONFLICT;
+    conv_ext_t *cx;
+    int rc;
+
+    if (!core || !agent || !conv)
+        return SB_EINVAL;
+    if ((rc = check_offer(agent, conv, now)) != SB_OK)
+        return rc;
+    core__enter(core);
+    cx = core__cx(conv);
+    core__timer_cancel(&core->timers, &cx->t_offer);
+    core->pools[conv->pool].offers_pending--;
+    agent->missed_offers = 0;
+    core__assign(core, conv, core__ax(agent), now);
+    core__flush_notices(core, now);
+    return SB_OK;
 }
 
 int sb_core_agent_decline(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv, sb_ms_t now)
 {
-    return SB_ECONFLICT;
+    int rc;
+
+    if (!core || !agent || !conv)
+        return SB_EINVAL;
+    if ((rc = check_offer(agent, conv, now)) != SB_OK)
+        return rc;
+    core__enter(core);
+    agent->missed_offers = 0;
+    core__offer_failed(core, conv, SB_EV_DECLINED, NULL, false, now);
+    core__flush_notices(core, now);
+    return SB_OK;
 }
 
 int sb_core_customer_escalate(sb_core_t *core, sb_conv_t *conv, const char *reason,

@@ -23,7 +23,7 @@ static void test_round_robin_fair_across_reconnects(void)
     world_t w = world();
     w.cfg->pools[w.frontline].strategy = SB_STRATEGY_ROUND_ROBIN;
     for (int i = 0; i < 3; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof(id), "a%d", i);
         agent(&w, id, NULL, 10);
     }
@@ -102,11 +102,165 @@ static void test_best_skill(void)
     fx_free(w.cfg);
 }
 
+
+/* --- offers ----------------------------------------------------------------- */
+
+static world_t offer_world(int nagents, int cap)
+{
+    world_t w = world();
+    w.cfg->pools[w.frontline].accept = SB_ACCEPT_OFFER;
+    w.cfg->pools[w.frontline].offer_timeout_s = 15;
+    for (int i = 0; i < nagents; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "a%d", i);
+        agent(&w, id, NULL, cap);
+    }
+    return w;
+}
+
+static void test_offer_accept(void)
+{
+    world_t w = offer_world(2, 1);
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0), *a1 = ag(core, 1);
+    const sb_action_t *act;
+
+    fx_online(core, a0, 0);
+    fx_online(core, a1, 10);
+    sb_core_actions_clear(core);
+    sb_conv_t *c = fx_open(core, "c1", NULL, NULL, 100);
+    CHECK_EQ_INT(c->state, SB_CONV_OFFERED);
+    CHECK(c->agent == a0);
+    CHECK_EQ_INT(a0->active_chat, 1);          /* the offer holds the slot */
+    act = fx_last(core, SB_ACT_OFFER, c, NULL);
+    CHECK(act && act->agent == a0);
+    CHECK_EQ_INT(act->expires_in_ms, 15000);
+    CHECK_EQ_INT(fx_count(core, SB_ACT_OFFER, NULL, NULL), 1);  /* one agent at a time */
+    CHECK_EQ_INT(fx_count(core, SB_ACT_AGENT_JOINED, NULL, NULL), 0);
+    CHECK_EQ_INT(sb_core_next_deadline(core), 15100);
+    CHECK_EQ_INT(fx_last_event(c), SB_EV_OFFERED);
+    CHECK_EQ_INT(sb_core_queue_position(core, c), 0);
+    /* only the offered agent may answer; nobody may act on it yet */
+    CHECK_EQ_INT(sb_core_agent_accept(core, a1, c, 200), SB_EFORBIDDEN);
+    CHECK_EQ_INT(sb_core_agent_message(core, a0, c, "hi", false, 200, NULL), SB_EFORBIDDEN);
+    sb_core_actions_clear(core);
+
+    CHECK_EQ_INT(sb_core_agent_accept(core, a0, c, 5000), SB_OK);
+    CHECK_EQ_INT(c->state, SB_CONV_ASSIGNED);
+    CHECK_EQ_INT(a0->active_chat, 1);
+    CHECK_EQ_INT(fx_count(core, SB_ACT_ASSIGNED, c, a0), 1);
+    CHECK_EQ_INT(fx_count(core, SB_ACT_AGENT_JOINED, c, NULL), 1);
+    CHECK_EQ_INT(sb_core_next_deadline(core), SB_NEVER);
+    CHECK_EQ_INT(sb_core_agent_accept(core, a0, c, 5001), SB_ECONFLICT);
+    CHECK_EQ_INT(sb_core_agent_message(core, a0, c, "hi", false, 5002, NULL), SB_OK);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
+static void test_offer_decline_moves_on(void)
+{
+    world_t w = offer_world(2, 1);
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0), *a1 = ag(core, 1);
+
+    fx_online(core, a0, 0);
+    fx_online(core, a1, 10);
+    sb_conv_t *c = fx_open(core, "c1", NULL, NULL, 100);
+    CHECK(c->agent == a0);
+    sb_core_actions_clear(core);
+    CHECK_EQ_INT(sb_core_agent_decline(core, a0, c, 200), SB_OK);
+    CHECK(c->agent == a1);
+    CHECK_EQ_INT(c->state, SB_CONV_OFFERED);
+    CHECK_EQ_INT(a0->active_chat, 0);
+    CHECK_EQ_INT(a1->active_chat, 1);
+    CHECK_EQ_INT(fx_count(core, SB_ACT_RELEASED, NULL, NULL), 0);  /* the agent asked */
+    CHECK(fx_has_event(c, SB_EV_DECLINED));
+    CHECK_EQ_STR(c->history[c->nhistory - 2].agent_id, "a0");
+    CHECK_EQ_INT(sb_core_agent_accept(core, a0, c, 300), SB_ECONFLICT);
+    sb_core_actions_clear(core);
+
+    /* a1 declines too: back to a0, who did not just decline */
+    CHECK_EQ_INT(sb_core_agent_decline(core, a1, c, 400), SB_OK);
+    CHECK(c->agent == a0);
+    /* a1 leaves; a0 declines: nobody else fits, so it is queued, and a0's
+     * free slot does not take it straight back */
+    sb_core_agent_status(core, a1, SB_AGENT_AWAY, 450);
+    sb_core_actions_clear(core);
+    CHECK_EQ_INT(sb_core_agent_decline(core, a0, c, 460), SB_OK);
+    CHECK_EQ_INT(c->state, SB_CONV_QUEUED);
+    CHECK(c->agent == NULL);
+    CHECK_EQ_INT(a0->active_chat, 0);
+    CHECK_EQ_INT(sb_core_queue_position(core, c), 1);
+    CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, c, NULL)->position, 1);
+    /* a later change (a0 frees or becomes available again) offers it anew */
+    sb_core_agent_status(core, a0, SB_AGENT_AWAY, 500);
+    fx_online(core, a0, 600);
+    CHECK(c->agent == a0);
+    CHECK_EQ_INT(c->state, SB_CONV_OFFERED);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
+static void test_offer_expiry_and_missed_offers(void)
+{
+    world_t w = offer_world(2, 1);
+    w.cfg->max_missed_offers = 2;
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0), *a1 = ag(core, 1);
+    const sb_action_t *act;
+
+    fx_online(core, a0, 0);
+    fx_online(core, a1, 10);
+    sb_conv_t *c1 = fx_open(core, "c1", NULL, NULL, 1000);
+    CHECK(c1->agent == a0);
+    sb_core_actions_clear(core);
+    sb_core_tick(core, 15999);
+    CHECK_EQ_INT(fx_count(core, SB_ACT_RELEASED, NULL, NULL), 0);
+    sb_core_tick(core, 16000);
+    act = fx_last(core, SB_ACT_RELEASED, c1, a0);
+    CHECK(act);
+    CHECK_EQ_STR(act->reason, "offer_expired");
+    CHECK(fx_has_event(c1, SB_EV_OFFER_EXPIRED));
+    CHECK(c1->agent == a1);
+    CHECK_EQ_INT(fx_last(core, SB_ACT_OFFER, c1, a1)->expires_in_ms, 15000);
+    CHECK_EQ_INT(a0->missed_offers, 1);
+    CHECK_EQ_INT(a0->state, SB_AGENT_AVAILABLE);
+    /* the accept that arrives after the expiry */
+    CHECK_EQ_INT(sb_core_agent_accept(core, a0, c1, 16001), SB_ECONFLICT);
+    CHECK_EQ_INT(sb_core_agent_accept(core, a1, c1, 16002), SB_OK);
+    sb_core_actions_clear(core);
+
+    /* a second miss in a row: a0 is set away */
+    sb_conv_t *c2 = fx_open(core, "c2", NULL, NULL, 20000);
+    CHECK(c2->agent == a0);
+    sb_core_tick(core, 35000);
+    CHECK_EQ_INT(a0->missed_offers, 2);
+    CHECK_EQ_INT(a0->state, SB_AGENT_AWAY);
+    act = fx_last(core, SB_ACT_AGENT_STATE, NULL, a0);
+    CHECK(act);
+    CHECK_EQ_STR(act->reason, "missed_offers");
+    CHECK_EQ_INT(c2->state, SB_CONV_QUEUED);   /* a1 is full */
+    CHECK_EQ_INT(a0->active_chat, 0);
+    /* an accept exactly at the deadline, before the tick ran, is late too */
+    sb_core_actions_clear(core);
+    fx_online(core, a0, 40000);
+    CHECK(c2->agent == a0);
+    CHECK_EQ_INT(sb_core_agent_accept(core, a0, c2, 55000), SB_ECONFLICT);
+    CHECK_EQ_INT(c2->state, SB_CONV_OFFERED);
+    CHECK_EQ_INT(sb_core_agent_accept(core, a0, c2, 54999), SB_OK);
+    CHECK_EQ_INT(a0->missed_offers, 0);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
 int main(void)
 {
     RUN(test_round_robin_fair_across_reconnects);
     RUN(test_least_busy);
     RUN(test_best_skill);
+    RUN(test_offer_accept);
+    RUN(test_offer_decline_moves_on);
+    RUN(test_offer_expiry_and_missed_offers);
     fprintf(stderr, "test_core_routing: ok\n");
     return 0;
 }
