@@ -253,6 +253,41 @@ static void test_offer_expiry_and_missed_offers(void)
     fx_free(w.cfg);
 }
 
+/* --- wrap-up -------------------------------------------------------------------- */
+
+static void test_wrap_up(void)
+{
+    world_t w = world();
+    w.cfg->wrap_up_s = 30;
+    agent(&w, "alice", "Alice", 2);
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *alice = ag(core, 0);
+
+    fx_online(core, alice, 0);
+    sb_conv_t *c1 = fx_open(core, "c1", NULL, NULL, 10);
+    sb_conv_t *c2 = fx_open(core, "c2", NULL, NULL, 20);
+    sb_conv_t *c3 = fx_open(core, "c3", NULL, NULL, 30);
+    CHECK_EQ_INT(c3->state, SB_CONV_QUEUED);
+    CHECK_EQ_INT(sb_core_agent_close(core, alice, c1, NULL, 1000), SB_OK);
+    CHECK_EQ_INT(alice->active_chat, 2);       /* wrapping up c1 */
+    CHECK_EQ_INT(c3->state, SB_CONV_QUEUED);
+    CHECK_EQ_INT(sb_core_customer_close(core, c2, 2000), SB_OK);
+    CHECK_EQ_INT(alice->active_chat, 2);
+    CHECK_EQ_INT(sb_core_next_deadline(core), 31000);
+    sb_core_actions_clear(core);
+    sb_core_tick(core, 30999);
+    CHECK_EQ_INT(c3->state, SB_CONV_QUEUED);
+    sb_core_tick(core, 31000);
+    CHECK(c3->agent == alice);
+    CHECK_EQ_INT(alice->active_chat, 2);       /* c2's wrap-up and c3 */
+    CHECK_EQ_INT(sb_core_next_deadline(core), 32000);
+    sb_core_tick(core, 32000);
+    CHECK_EQ_INT(alice->active_chat, 1);
+    CHECK_EQ_INT(sb_core_next_deadline(core), SB_NEVER);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
 int main(void)
 {
     RUN(test_round_robin_fair_across_reconnects);
@@ -261,6 +296,7 @@ int main(void)
     RUN(test_offer_accept);
     RUN(test_offer_decline_moves_on);
     RUN(test_offer_expiry_and_missed_offers);
+    RUN(test_wrap_up);
     fprintf(stderr, "test_core_routing: ok\n");
     return 0;
 }
