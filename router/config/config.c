@@ -90,6 +90,7 @@ static const sb_cfg_agent_t agent_defaults = {
 
 typedef struct cfg_error {
     char *file;          /* as the user can open it: dir/name for @include */
+    bool included;       /* from an @include'd file, not the main one */
     int line;
     size_t seq;          /* discovery order, to keep the sort stable */
     char *msg;
@@ -107,7 +108,8 @@ static void verr_at(loader_t *ld, const char *file, int line, const char *fmt, v
 {
     va_list ap2;
     int n;
-    char *msg;
+    char *msg, *where;
+    bool included = file && strcmp(file, ld->path) != 0;
 
     va_copy(ap2, ap);
     n = vsnprintf(NULL, 0, fmt, ap2);
@@ -122,15 +124,14 @@ static void verr_at(loader_t *ld, const char *file, int line, const char *fmt, v
     }
     /* libconfig names an included file as written in @include; it opened it
      * in the include directory, so say that path. */
-    if (!file || strcmp(file, ld->path) == 0 || file[0] == '/' || !ld->dir) {
-        file = sb_strdup(file ? file : ld->path);
+    if (!included || file[0] == '/' || !ld->dir) {
+        where = sb_strdup(file ? file : ld->path);
     } else {
         size_t len = strlen(ld->dir) + strlen(file) + 2;
-        char *full = sb_malloc(len);
-        snprintf(full, len, "%s/%s", ld->dir, file);
-        file = full;
+        where = sb_malloc(len);
+        snprintf(where, len, "%s/%s", ld->dir, file);
     }
-    ld->errs[ld->nerrs] = (cfg_error_t){ (char *)file, line, ld->nerrs, msg };
+    ld->errs[ld->nerrs] = (cfg_error_t){ where, included, line, ld->nerrs, msg };
     ld->nerrs++;
 }
 
@@ -160,41 +161,31 @@ static void err_line(loader_t *ld, const char *file, int line, const char *fmt, 
     va_end(ap);
 }
 
-static int error_cmp(const void *a, const void *b, const char *main_path)
+/* The main file first, then included files by name; by line within a file,
+ * in discovery order within a line. */
+static int error_cmp(const void *a, const void *b)
 {
     const cfg_error_t *x = a, *y = b;
-    int c = strcmp(x->file, y->file);
+    int c;
 
-    if (c != 0) {
-        /* The main file first, then included files by name. */
-        if (strcmp(x->file, main_path) == 0)
-            return -1;
-        if (strcmp(y->file, main_path) == 0)
-            return 1;
+    if (x->included != y->included)
+        return x->included ? 1 : -1;
+    if ((c = strcmp(x->file, y->file)) != 0)
         return c;
-    }
     if (x->line != y->line)
         return x->line < y->line ? -1 : 1;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Sorts the errors by file and line (an insertion sort: lists are short, and
- * qsort has no context argument in C11) and writes them, one a line, into
- * err. Cannot fail; truncates with "..." when err is too small. */
+/* Sorts the errors by file and line and writes them, one a line, into err.
+ * Cannot fail; truncates with "..." when err is too small. */
 static void errors_write(loader_t *ld, char *err, size_t errlen)
 {
     size_t used = 0;
     bool truncated = false;
 
-    for (size_t i = 1; i < ld->nerrs; i++) {
-        cfg_error_t e = ld->errs[i];
-        size_t j = i;
-        while (j > 0 && error_cmp(&ld->errs[j - 1], &e, ld->path) > 0) {
-            ld->errs[j] = ld->errs[j - 1];
-            j--;
-        }
-        ld->errs[j] = e;
-    }
+    if (ld->nerrs > 1)
+        qsort(ld->errs, ld->nerrs, sizeof(*ld->errs), error_cmp);
     if (!err || errlen == 0)
         return;
     err[0] = '\0';
@@ -294,7 +285,7 @@ static void check_keys(loader_t *ld, const config_setting_t *g, const char *ctx,
             continue;
         for (const char *const *a = allowed; *a; a++) {
             size_t d = edit_distance(name, *a);
-            if (d < bestd) {
+            if (d < bestd && 2 * d < strlen(name)) {
                 bestd = d;
                 best = *a;
             }
