@@ -554,17 +554,76 @@ int sb_core_agent_connect(sb_core_t *core, sb_agent_t *agent, sb_ms_t now)
     return SB_OK;
 }
 
+/* Moves every offer the agent holds on to other agents (or back to the
+ * queue), recording `declined` with reason: the agent left or went away. */
+static void withdraw_offers(sb_core_t *core, agent_ext_t *a, const char *reason, sb_ms_t now)
+{
+    for (;;) {
+        sb_conv_t *offered = NULL;
+        for (size_t i = 0; i < a->nconvs && !offered; i++)
+            if (a->convs[i]->state == SB_CONV_OFFERED)
+                offered = a->convs[i];
+        if (!offered)
+            return;
+        core__offer_failed(core, offered, SB_EV_DECLINED, reason, false, now);
+    }
+}
+
+/* Puts conv, held by a, back at the front of its pool: history `requeued`, a
+ * system message from the `requeued` template, then routed like an arrival
+ * (to another agent that fits, else QUEUE at the front). */
+static void requeue(sb_core_t *core, sb_conv_t *conv, agent_ext_t *a, const char *reason,
+                    sb_ms_t now)
+{
+    conv_ext_t *cx = core__cx(conv);
+    core_tpl_var_t vars[] = { { "pool", core->cfg->pools[conv->pool].id } };
+    char *text;
+
+    core__release_slot(core, a, conv, false, now);
+    conv->agent = NULL;
+    conv->state = SB_CONV_QUEUED;
+    conv->relaxed = 0;
+    cx->next_step = 0;
+    cx->wait_since = now;
+    cx->qnode.front = 1;
+    core__event(core, conv, SB_EV_REQUEUED, -1, a->pub.cfg->id, NULL, reason, NULL, now);
+    text = core__text(core, conv, SB_TPL_REQUEUED, vars, 1);
+    core__system_message(core, conv, text, now);
+    free(text);
+    core__arm_wait_timers(core, conv);
+    core__route(core, conv, &a->pub, now);
+}
+
+/* The disconnected agent's grace is over: it goes offline and what it held
+ * is requeued at the front of its pools. */
+void core__grace_expired(sb_core_t *core, agent_ext_t *a, sb_ms_t now)
+{
+    a->pub.state = SB_AGENT_OFFLINE;
+    core__agent_refresh(core, a);
+    core__act(core, SB_ACT_AGENT_STATE, NULL, &a->pub)->reason = "disconnected";
+    withdraw_offers(core, a, "agent_disconnected", now);
+    while (a->nconvs)
+        requeue(core, a->convs[0], a, "agent_disconnected", now);
+}
+
 int sb_core_agent_disconnect(sb_core_t *core, sb_agent_t *agent, sb_ms_t now)
 {
     agent_ext_t *a;
 
     if (!core || !agent)
         return SB_EINVAL;
+    if (!agent->connected)
+        return SB_OK;
     core__enter(core);
     a = core__ax(agent);
     agent->connected = false;
-    agent->state = SB_AGENT_OFFLINE;
     core__agent_refresh(core, a);
+    withdraw_offers(core, a, "agent_disconnected", now);
+    if (core->cfg->agent_grace_s > 0 && agent->state != SB_AGENT_OFFLINE)
+        core__timer_arm(&core->timers, &a->t_grace,
+                        now + (sb_ms_t)core->cfg->agent_grace_s * 1000);
+    else
+        core__grace_expired(core, a, now);
     core__flush_notices(core, now);
     return SB_OK;
 }
@@ -581,17 +640,25 @@ int sb_core_agent_status(sb_core_t *core, sb_agent_t *agent, sb_agent_state_t st
     if (!agent->connected)
         return SB_ECONFLICT;
     a = core__ax(agent);
+    if (state == SB_AGENT_OFFLINE) {
+        /* offline with conversations would strand their customers */
+        for (size_t i = 0; i < a->nconvs; i++)
+            if (a->convs[i]->state != SB_CONV_OFFERED)
+                return SB_ECONFLICT;
+    }
     core__enter(core);
     if (state == SB_AGENT_AVAILABLE) {
         if (agent->state != SB_AGENT_AVAILABLE) {
             agent->idle_since = now;
             agent->state = SB_AGENT_AVAILABLE;
         }
+        agent->missed_offers = 0;
         core__agent_refresh(core, a);
         core__match_agent(core, a, NULL, now);
     } else {
         agent->state = state;
         core__agent_refresh(core, a);
+        withdraw_offers(core, a, state == SB_AGENT_AWAY ? "agent_away" : "agent_offline", now);
     }
     core__flush_notices(core, now);
     return SB_OK;

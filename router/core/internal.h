@@ -115,6 +115,7 @@ void core__agent_hold(agent_ext_t *a, sb_conv_t *conv);
 void core__agent_unhold(agent_ext_t *a, sb_conv_t *conv);
 void core__agent_refresh(sb_core_t *core, agent_ext_t *a);
 int *core__active(sb_agent_t *a, sb_media_t media);
+void core__grace_expired(sb_core_t *core, agent_ext_t *a, sb_ms_t now);
 
 /* --- route.c: matching, offers, queues, notices -------------------------- */
 bool core__fits(const sb_core_t *core, const sb_agent_t *a, const sb_conv_t *conv,

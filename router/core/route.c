@@ -470,6 +470,9 @@ void core__on_timer(sb_core_t *core, core_timer_t *t, sb_ms_t now)
         core__offer_failed(core, &cx->pub, SB_EV_OFFER_EXPIRED, NULL, true, now);
         break;
     }
+    case CORE_T_GRACE:
+        core__grace_expired(core, t->owner, now);
+        break;
     case CORE_T_NOTICE:
         core__walk_notices(core, (int)(intptr_t)t->owner, now);
         break;

@@ -288,6 +288,120 @@ static void test_wrap_up(void)
     fx_free(w.cfg);
 }
 
+/* --- disconnect ------------------------------------------------------------------- */
+
+static void test_disconnect_grace_and_requeue_front(void)
+{
+    world_t w = world();
+    agent(&w, "a0", "Ann", 1);
+    agent(&w, "a1", "Ben", 1);
+    fx_template(w.cfg, w.en, SB_TPL_REQUEUED, "Back in line for {pool}.");
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0), *a1 = ag(core, 1);
+    const sb_action_t *act;
+
+    fx_online(core, a0, 0);
+    fx_online(core, a1, 10);
+    sb_conv_t *c1 = fx_open(core, "c1", NULL, NULL, 100);
+    sb_conv_t *c2 = fx_open(core, "c2", NULL, NULL, 200);
+    sb_conv_t *c3 = fx_open(core, "c3", NULL, NULL, 300);
+    CHECK(c1->agent == a0 && c2->agent == a1);
+    CHECK_EQ_INT(c3->state, SB_CONV_QUEUED);
+    sb_core_actions_clear(core);
+
+    CHECK_EQ_INT(sb_core_agent_disconnect(core, a0, 1000), SB_OK);
+    CHECK(!a0->connected);
+    CHECK(c1->agent == a0);                     /* within grace it stays */
+    CHECK_EQ_INT(c1->state, SB_CONV_ASSIGNED);
+    /* c3's estimate changed (one agent fewer online): told within a second */
+    sb_core_tick(core, 2000);
+    CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, c3, NULL)->eta_s, 180);
+    CHECK_EQ_INT(sb_core_next_deadline(core), 31000);
+    sb_core_actions_clear(core);
+    sb_core_tick(core, 31000);
+    CHECK_EQ_INT(a0->state, SB_AGENT_OFFLINE);
+    CHECK_EQ_STR(fx_last(core, SB_ACT_AGENT_STATE, NULL, a0)->reason, "disconnected");
+    CHECK_EQ_INT(c1->state, SB_CONV_QUEUED);
+    CHECK(c1->agent == NULL);
+    CHECK_EQ_INT(a0->active_chat, 0);
+    CHECK(fx_has_event(c1, SB_EV_REQUEUED));
+    /* at the front of the pool, ahead of c3 which arrived later anyway and
+     * ahead of any newcomer */
+    CHECK_EQ_INT(sb_core_queue_position(core, c1), 1);
+    CHECK_EQ_INT(sb_core_queue_position(core, c3), 2);
+    CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, c1, NULL)->position, 1);
+    act = fx_last(core, SB_ACT_MESSAGE, c1, NULL);
+    CHECK(act);
+    CHECK_EQ_INT(c1->msgs[act->index].from, SB_FROM_SYSTEM);
+    CHECK_EQ_STR(c1->msgs[act->index].text, "Back in line for frontline.");
+    sb_conv_t *vip = fx_open(core, "vip", NULL, "vip", 32000);
+    CHECK_EQ_INT(sb_core_queue_position(core, vip), 2);
+    sb_core_actions_clear(core);
+    /* the next free slot takes the requeued one first */
+    CHECK_EQ_INT(sb_core_agent_close(core, a1, c2, NULL, 40000), SB_OK);
+    CHECK(c1->agent == a1);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
+static void test_reconnect_within_grace(void)
+{
+    world_t w = world();
+    agent(&w, "a0", NULL, 2);
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0);
+
+    fx_online(core, a0, 0);
+    sb_conv_t *c1 = fx_open(core, "c1", NULL, NULL, 100);
+    sb_core_agent_disconnect(core, a0, 1000);
+    /* no new work while disconnected */
+    sb_conv_t *c2 = fx_open(core, "c2", NULL, NULL, 2000);
+    CHECK_EQ_INT(c2->state, SB_CONV_QUEUED);
+    CHECK_EQ_INT(sb_core_agent_connect(core, a0, 20000), SB_OK);
+    CHECK_EQ_INT(a0->state, SB_AGENT_AVAILABLE);
+    CHECK(c2->agent == a0);                     /* back with room: matched */
+    CHECK_EQ_INT(sb_core_next_deadline(core), SB_NEVER);
+    sb_core_tick(core, 40000);
+    CHECK(c1->agent == a0);
+    CHECK_EQ_INT(c1->state, SB_CONV_ASSIGNED);
+    CHECK(!fx_has_event(c1, SB_EV_REQUEUED));
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
+static void test_disconnect_moves_offers_at_once(void)
+{
+    world_t w = offer_world(2, 1);
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0), *a1 = ag(core, 1);
+
+    fx_online(core, a0, 0);
+    fx_online(core, a1, 10);
+    sb_conv_t *c = fx_open(core, "c1", NULL, NULL, 100);
+    CHECK(c->agent == a0);
+    sb_core_actions_clear(core);
+    sb_core_agent_disconnect(core, a0, 200);
+    CHECK(c->agent == a1);
+    CHECK_EQ_INT(c->state, SB_CONV_OFFERED);
+    CHECK_EQ_INT(a0->active_chat, 0);
+    CHECK_EQ_INT(a0->missed_offers, 0);
+    CHECK_EQ_INT(sb_core_agent_accept(core, a0, c, 300), SB_ECONFLICT);
+    /* going away moves offers on too; the conversation waits for a slot */
+    sb_core_agent_status(core, a1, SB_AGENT_AWAY, 400);
+    CHECK_EQ_INT(c->state, SB_CONV_QUEUED);
+    CHECK_EQ_INT(a1->active_chat, 0);
+    /* offline is refused while holding a conversation */
+    fx_online(core, a1, 500);
+    CHECK_EQ_INT(sb_core_agent_accept(core, a1, c, 600), SB_OK);
+    CHECK_EQ_INT(sb_core_agent_status(core, a1, SB_AGENT_OFFLINE, 700), SB_ECONFLICT);
+    CHECK_EQ_INT(a1->state, SB_AGENT_AVAILABLE);
+    sb_core_agent_close(core, a1, c, NULL, 800);
+    CHECK_EQ_INT(sb_core_agent_status(core, a1, SB_AGENT_OFFLINE, 900), SB_OK);
+    CHECK_EQ_INT(a1->state, SB_AGENT_OFFLINE);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
 int main(void)
 {
     RUN(test_round_robin_fair_across_reconnects);
@@ -297,6 +411,9 @@ int main(void)
     RUN(test_offer_decline_moves_on);
     RUN(test_offer_expiry_and_missed_offers);
     RUN(test_wrap_up);
+    RUN(test_disconnect_grace_and_requeue_front);
+    RUN(test_reconnect_within_grace);
+    RUN(test_disconnect_moves_offers_at_once);
     fprintf(stderr, "test_core_routing: ok\n");
     return 0;
 }
