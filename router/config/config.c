@@ -837,33 +837,104 @@ static void entry_ctx(char *buf, size_t len, const char *kind, const char *list,
         snprintf(buf, len, "%s[%d]", list, i);
 }
 
+typedef struct keyed {
+    const void *key;     /* a string, or 32 hash bytes */
+    size_t index;
+} keyed_t;
+
+static int keyed_cmp_str(const void *a, const void *b)
+{
+    const keyed_t *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static int keyed_cmp_hash(const void *a, const void *b)
+{
+    const keyed_t *x = a, *y = b;
+    int c = memcmp(x->key, y->key, 32);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* For N keys (strings, or 32-byte hashes when HASH; NULL keys are skipped),
+ * a new array giving for each index the index of the first equal key before
+ * it, or SIZE_MAX when it is the first of its kind. O(n log n), for files
+ * with many thousands of agents. */
+static size_t *find_duplicates(const void *const *keys, size_t n, bool hash)
+{
+    keyed_t *k = sb_calloc(n, sizeof(*k));
+    size_t *first = sb_calloc(n, sizeof(*first)), m = 0;
+    int (*cmp)(const void *, const void *) = hash ? keyed_cmp_hash : keyed_cmp_str;
+
+    for (size_t i = 0; i < n; i++) {
+        first[i] = SIZE_MAX;
+        if (keys[i])
+            k[m++] = (keyed_t){ keys[i], i };
+    }
+    if (m > 1)
+        qsort(k, m, sizeof(*k), cmp);
+    for (size_t a = 0, b; a < m; a = b)
+        for (b = a + 1; b < m && (hash ? memcmp(k[a].key, k[b].key, 32)
+                                       : strcmp(k[a].key, k[b].key)) == 0; b++)
+            first[k[b].index] = k[a].index;
+    free(k);
+    return first;
+}
+
 /* Reads the ids of a list of groups into *IDS (NULL where missing or bad),
  * reporting entries that are not groups, missing ids and duplicates. */
 static void parse_ids(loader_t *ld, const config_setting_t *seq, const char *list,
                       const char *kind, char ***ids, size_t *n)
 {
+    const char **found;
+    size_t *first;
+
     *n = (size_t)config_setting_length(seq);
     *ids = sb_calloc(*n, sizeof(char *));
+    found = sb_calloc(*n, sizeof(char *));
     for (size_t i = 0; i < *n; i++) {
         config_setting_t *e = config_setting_get_elem(seq, (unsigned)i);
         char ctx[64];
-        const char *id;
-        int dup;
 
         snprintf(ctx, sizeof(ctx), "%s[%zu]", list, i);
-        if (!is_type(ld, e, "", ctx, CONFIG_TYPE_GROUP))
+        if (is_type(ld, e, "", ctx, CONFIG_TYPE_GROUP))
+            found[i] = get_str(ld, e, ctx, "id", true);
+    }
+    first = find_duplicates((const void *const *)found, *n, false);
+    for (size_t i = 0; i < *n; i++) {
+        if (!found[i])
             continue;
-        if (!(id = get_str(ld, e, ctx, "id", true)))
-            continue;
-        if ((dup = find_name(*ids, i, id)) >= 0) {
-            const config_setting_t *first = config_setting_get_elem(seq, (unsigned)dup);
+        if (first[i] != SIZE_MAX) {
+            config_setting_t *e = config_setting_get_elem(seq, (unsigned)i);
             err_at(ld, config_setting_get_member(e, "id"),
-                   "duplicate %s id \"%s\" (first defined at line %u)", kind, id,
-                   config_setting_source_line(first));
+                   "duplicate %s id \"%s\" (first defined at line %u)", kind, found[i],
+                   config_setting_source_line(config_setting_get_elem(seq, (unsigned)first[i])));
             continue;
         }
-        (*ids)[i] = sb_strdup(id);
+        (*ids)[i] = sb_strdup(found[i]);
     }
+    free(first);
+    free(found);
+}
+
+/* Reports every entry I of list SEQ whose HASHES[I] (NULL: none) repeats an
+ * earlier one's: two agents with one token, two connectors with one key. */
+static void report_same_hash(loader_t *ld, const config_setting_t *seq, const void *const *hashes,
+                             size_t n, const char *kind, const char *list, const char *key,
+                             char *const *ids)
+{
+    size_t *first = find_duplicates(hashes, n, true);
+
+    for (size_t i = 0; i < n; i++) {
+        char ctx[160];
+        if (first[i] == SIZE_MAX)
+            continue;
+        entry_ctx(ctx, sizeof(ctx), kind, list, ids[i], (int)i);
+        err_at(ld, config_setting_get_member(config_setting_get_elem(seq, (unsigned)i), key),
+               "%s: %s is the same as %s \"%s\"'s: each needs its own secret", ctx, key, kind,
+               ids[first[i]] ? ids[first[i]] : "?");
+    }
+    free(first);
 }
 
 static void sort_steps(sb_cfg_step_t *steps, size_t n)
@@ -992,10 +1063,8 @@ static void parse_topic(loader_t *ld, const config_setting_t *g, sb_cfg_topic_t 
     }
 }
 
-/* Agent INDEX of the list. HAS_TOKEN[j] says agent j's token was read, to
- * catch two agents with one token. */
-static void parse_agent(loader_t *ld, const config_setting_t *g, sb_cfg_agent_t *a, int index,
-                        bool *has_token)
+/* Agent INDEX of the list; true when its token was read. */
+static bool parse_agent(loader_t *ld, const config_setting_t *g, sb_cfg_agent_t *a, int index)
 {
     static const char *const keys[] = {
         "id", "name", "role", "token_sha256", "pools", "languages", "skills", "capacity", NULL
@@ -1009,6 +1078,7 @@ static void parse_agent(loader_t *ld, const config_setting_t *g, sb_cfg_agent_t 
     config_setting_t *m;
     char ctx[160];
     int role = (int)a->role;
+    bool has_token;
 
     entry_ctx(ctx, sizeof(ctx), "agent", "agents", a->id, index);
     check_keys(ld, g, ctx, keys);
@@ -1017,16 +1087,7 @@ static void parse_agent(loader_t *ld, const config_setting_t *g, sb_cfg_agent_t 
         a->name = sb_strdup(a->id);
     if (get_enum(ld, g, ctx, "role", false, roles, &role))
         a->role = (sb_role_t)role;
-    if (get_sha256(ld, g, ctx, "token_sha256", true, a->token_sha256)) {
-        has_token[index] = true;
-        for (int j = 0; j < index; j++)
-            if (has_token[j] && memcmp(cfg->agents[j].token_sha256, a->token_sha256, 32) == 0) {
-                err_at(ld, config_setting_get_member(g, "token_sha256"),
-                       "%s: token_sha256 is the same as agent \"%s\"'s: every agent "
-                       "needs its own token", ctx, cfg->agents[j].id ? cfg->agents[j].id : "?");
-                break;
-            }
-    }
+    has_token = get_sha256(ld, g, ctx, "token_sha256", true, a->token_sha256);
 
     if ((m = get_seq(ld, g, ctx, "pools", true))) {
         int n = config_setting_length(m);
@@ -1077,6 +1138,7 @@ static void parse_agent(loader_t *ld, const config_setting_t *g, sb_cfg_agent_t 
         get_int(ld, m, cctx, "chat", false, 0, 1000, &a->cap_chat);
         get_int(ld, m, cctx, "voice", false, 0, 1000, &a->cap_voice);
     }
+    return has_token;
 }
 
 static void parse_escalation(loader_t *ld, const config_setting_t *root)
@@ -1152,6 +1214,7 @@ static void parse_connectors(loader_t *ld, const config_setting_t *ch)
     sb_cfg_channels_t *c = &ld->cfg->channels;
     config_setting_t *seq = get_seq(ld, ch, "channels", "connectors", false);
     char **ids;
+    const void **hashes;
     size_t n;
 
     if (!seq)
@@ -1159,6 +1222,7 @@ static void parse_connectors(loader_t *ld, const config_setting_t *ch)
     parse_ids(ld, seq, "channels.connectors", "connector", &ids, &n);
     c->connectors = sb_calloc(n, sizeof(*c->connectors));
     c->nconnectors = n;
+    hashes = sb_calloc(n, sizeof(*hashes));
     for (size_t i = 0; i < n; i++) {
         config_setting_t *g = config_setting_get_elem(seq, (unsigned)i), *m;
         sb_cfg_connector_t *k = &c->connectors[i];
@@ -1171,15 +1235,8 @@ static void parse_connectors(loader_t *ld, const config_setting_t *ch)
         k->line = (int)config_setting_source_line(g);
         entry_ctx(ctx, sizeof(ctx), "connector", "channels.connectors", k->id, (int)i);
         check_keys(ld, g, ctx, keys);
-        if (get_sha256(ld, g, ctx, "key_sha256", true, k->key_sha256)) {
-            for (size_t j = 0; j < i; j++)
-                if (memcmp(c->connectors[j].key_sha256, k->key_sha256, 32) == 0) {
-                    err_at(ld, config_setting_get_member(g, "key_sha256"),
-                           "%s: key_sha256 is the same as connector \"%s\"'s", ctx,
-                           c->connectors[j].id ? c->connectors[j].id : "?");
-                    break;
-                }
-        }
+        if (get_sha256(ld, g, ctx, "key_sha256", true, k->key_sha256))
+            hashes[i] = k->key_sha256;
         if ((m = get_seq(ld, g, ctx, "channels", true))) {
             int nc = config_setting_length(m);
             if (nc == 0)
@@ -1195,6 +1252,10 @@ static void parse_connectors(loader_t *ld, const config_setting_t *ch)
             }
         }
     }
+    for (size_t i = 0; i < n; i++)
+        ids[i] = c->connectors[i].id;
+    report_same_hash(ld, seq, hashes, n, "connector", "channels.connectors", "key_sha256", ids);
+    free(hashes);
     free(ids);
 }
 
@@ -1382,11 +1443,11 @@ static void parse_root(loader_t *ld, const config_setting_t *root)
     }
 
     if ((agents = get_seq(ld, root, "", "agents", false))) {
-        bool *has_token;
+        const void **tokens;
         parse_ids(ld, agents, "agents", "agent", &ids, &n);
         cfg->agents = sb_calloc(n, sizeof(*cfg->agents));
         cfg->nagents = n;
-        has_token = sb_calloc(n, sizeof(bool));
+        tokens = sb_calloc(n, sizeof(*tokens));
         for (size_t i = 0; i < n; i++) {
             config_setting_t *g = config_setting_get_elem(agents, (unsigned)i);
             sb_cfg_agent_t *a = &cfg->agents[i];
@@ -1395,9 +1456,11 @@ static void parse_root(loader_t *ld, const config_setting_t *root)
             if (!config_setting_is_group(g))
                 continue;
             a->line = (int)config_setting_source_line(g);
-            parse_agent(ld, g, a, (int)i, has_token);
+            if (parse_agent(ld, g, a, (int)i))
+                tokens[i] = a->token_sha256;
         }
-        free(has_token);
+        report_same_hash(ld, agents, tokens, n, "agent", "agents", "token_sha256", ids);
+        free(tokens);
         free(ids);
     }
 

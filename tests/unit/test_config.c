@@ -530,6 +530,18 @@ static void test_duplicates(void)
                  "agents = ( { id = \"ann\"; token_sha256 = \"a1c0cb269dd9fcea55c495892b80b6db87d0fe5ceebd99353683935bef29e055\";\n"
                  "             pools = [ \"front\", \"front\" ]; languages = { en = 1; }; } );\n",
                  7, "agent \"ann\": pools: \"front\" is listed twice");
+    expect_error(MINIMAL "channels: { connectors = (\n"
+                 "  { id = \"a\"; channels = [ \"line\" ];\n"
+                 "    key_sha256 = \"2dc8e61d0df3f86bbf3cf00b80774c3596163d59bd5441888ff44863c256059f\"; },\n"
+                 "  { id = \"b\"; channels = [ \"viber\" ];\n"
+                 "    key_sha256 = \"2dc8e61d0df3f86bbf3cf00b80774c3596163d59bd5441888ff44863c256059f\"; } ); };\n",
+                 10, "connector \"b\": key_sha256 is the same as connector \"a\"'s");
+    expect_error(MINIMAL "channels: { connectors = (\n"
+                 "  { id = \"a\"; channels = [ \"line\" ];\n"
+                 "    key_sha256 = \"2dc8e61d0df3f86bbf3cf00b80774c3596163d59bd5441888ff44863c256059f\"; },\n"
+                 "  { id = \"a\"; channels = [ \"viber\" ];\n"
+                 "    key_sha256 = \"a1c0cb269dd9fcea55c495892b80b6db87d0fe5ceebd99353683935bef29e055\"; } ); };\n",
+                 9, "duplicate connector id \"a\" (first defined at line 7)");
     /* libconfig itself refuses a key written twice in one group. */
     expect_error(MINIMAL "routing: { wrap_up_s = 1;\n  wrap_up_s = 2; };\n", 7,
                  "duplicate setting name");
