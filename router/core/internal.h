@@ -138,4 +138,11 @@ void core__walk_notices(sb_core_t *core, int pool, sb_ms_t now);
 int core__eta_s(const sb_core_t *core, int pool, sb_media_t media, size_t position);
 void core__on_timer(sb_core_t *core, core_timer_t *t, sb_ms_t now);
 
+/* --- escalate.c: moves between pools --------------------------------------- */
+void core__move(sb_core_t *core, sb_conv_t *conv, int to, sb_event_kind_t ev,
+                sb_esc_kind_t kind, const char *released, const char *reason,
+                const char *note, const sb_skill_req_t *skills, size_t nskills,
+                bool set_skills, agent_ext_t *to_agent, sb_ms_t now);
+void core__max_wait(sb_core_t *core, sb_conv_t *conv, sb_ms_t now);
+
 #endif

@@ -456,10 +456,40 @@ void core__walk_notices(sb_core_t *core, int pool, sb_ms_t now)
 
 /* --- wait timers ------------------------------------------------------------------ */
 
+/* Arms the conversation's relaxation step and max-wait timers for its
+ * current pool, counted from the start of its current wait. */
 void core__arm_wait_timers(sb_core_t *core, sb_conv_t *conv)
 {
-    (void)core;
-    (void)conv;
+    conv_ext_t *cx = core__cx(conv);
+    const sb_cfg_pool_t *pc = &core->cfg->pools[conv->pool];
+
+    core__timer_cancel(&core->timers, &cx->t_step);
+    core__timer_cancel(&core->timers, &cx->t_maxwait);
+    if (conv->nskills && (size_t)cx->next_step < pc->nsteps)
+        core__timer_arm(&core->timers, &cx->t_step,
+                        cx->wait_since + (sb_ms_t)pc->steps[cx->next_step].after_s * 1000);
+    if (pc->max_wait_s > 0 && pc->overflow >= 0)
+        core__timer_arm(&core->timers, &cx->t_maxwait,
+                        cx->wait_since + (sb_ms_t)pc->max_wait_s * 1000);
+}
+
+/* A relaxation step is due: every required level drops by the step's
+ * relax_skill_levels (on top of earlier steps), history `relaxed`, and a
+ * waiting conversation looks for an agent again. */
+static void apply_step(sb_core_t *core, sb_conv_t *conv, sb_ms_t now)
+{
+    conv_ext_t *cx = core__cx(conv);
+    const sb_cfg_pool_t *pc = &core->cfg->pools[conv->pool];
+
+    while ((size_t)cx->next_step < pc->nsteps &&
+           cx->wait_since + (sb_ms_t)pc->steps[cx->next_step].after_s * 1000 <= now)
+        conv->relaxed += pc->steps[cx->next_step++].relax_skill_levels;
+    core__event(core, conv, SB_EV_RELAXED, -1, NULL, NULL, NULL, NULL, now);
+    if ((size_t)cx->next_step < pc->nsteps)
+        core__timer_arm(&core->timers, &cx->t_step,
+                        cx->wait_since + (sb_ms_t)pc->steps[cx->next_step].after_s * 1000);
+    if (conv->state == SB_CONV_QUEUED)
+        core__route(core, conv, NULL, now);
 }
 
 void core__on_timer(sb_core_t *core, core_timer_t *t, sb_ms_t now)
@@ -470,6 +500,12 @@ void core__on_timer(sb_core_t *core, core_timer_t *t, sb_ms_t now)
         core__offer_failed(core, &cx->pub, SB_EV_OFFER_EXPIRED, NULL, true, now);
         break;
     }
+    case CORE_T_STEP:
+        apply_step(core, &((conv_ext_t *)t->owner)->pub, now);
+        break;
+    case CORE_T_MAXWAIT:
+        core__max_wait(core, &((conv_ext_t *)t->owner)->pub, now);
+        break;
     case CORE_T_GRACE:
         core__grace_expired(core, t->owner, now);
         break;

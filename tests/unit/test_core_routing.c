@@ -402,6 +402,113 @@ static void test_disconnect_moves_offers_at_once(void)
     fx_free(w.cfg);
 }
 
+/* --- steps and overflow --------------------------------------------------------- */
+
+static void test_steps_relax(void)
+{
+    world_t w = world();
+    fx_step(w.cfg, w.frontline, 30, 1);
+    fx_step(w.cfg, w.frontline, 60, 1);
+    int a = agent(&w, "junior", NULL, 1);
+    fx_agent_skill(w.cfg, a, w.billing, 1);      /* topic asks billing 3 */
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *junior = ag(core, 0);
+
+    fx_online(core, junior, 0);
+    sb_conv_t *c = fx_open(core, "c1", NULL, "billing", 1000);
+    CHECK_EQ_INT(c->state, SB_CONV_QUEUED);
+    CHECK_EQ_INT(sb_core_next_deadline(core), 31000);
+    sb_core_tick(core, 31000);
+    CHECK_EQ_INT(c->relaxed, 1);
+    CHECK_EQ_INT(fx_last_event(c), SB_EV_RELAXED);
+    CHECK_EQ_INT(c->state, SB_CONV_QUEUED);      /* needs 2 now, junior has 1 */
+    CHECK_EQ_INT(c->skills[0].level, 3);        /* as asked */
+    sb_core_tick(core, 61000);
+    CHECK_EQ_INT(c->relaxed, 2);
+    CHECK(c->agent == junior);
+    CHECK(fx_has_event(c, SB_EV_ASSIGNED));
+    CHECK_EQ_INT(sb_core_next_deadline(core), SB_NEVER);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
+static void test_overflow(void)
+{
+    world_t w = world();
+    w.cfg->pools[w.frontline].max_wait_s = 120;
+    w.cfg->pools[w.frontline].overflow = w.experts;
+    fx_template(w.cfg, w.en, SB_TPL_TRANSFERRING, "To {pool}.");
+    agent(&w, "front", NULL, 1);
+    int e = fx_agent(w.cfg, "expert", "Eve", SB_ROLE_AGENT, 1, 0);
+    fx_agent_pool(w.cfg, e, w.experts);
+    fx_agent_lang(w.cfg, e, w.en, 9);
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *front = ag(core, 0), *expert = ag(core, 1);
+    const sb_action_t *act;
+
+    fx_online(core, front, 0);
+    fx_online(core, expert, 0);
+    sb_conv_t *busy = fx_open(core, "busy", NULL, NULL, 500);
+    CHECK(busy->agent == front);
+    sb_conv_t *c1 = fx_open(core, "c1", NULL, NULL, 1000);
+    sb_conv_t *c2 = fx_open(core, "c2", NULL, NULL, 2000);
+    CHECK_EQ_INT(c1->state, SB_CONV_QUEUED);
+    sb_core_actions_clear(core);
+    sb_core_tick(core, 121000);
+    CHECK_EQ_INT(c1->pool, w.experts);
+    CHECK(c1->agent == expert);
+    CHECK(fx_has_event(c1, SB_EV_OVERFLOW));
+    const sb_event_t *ov = NULL;
+    for (size_t i = 0; i < c1->nhistory; i++)
+        if (c1->history[i].kind == SB_EV_OVERFLOW)
+            ov = &c1->history[i];
+    CHECK_EQ_INT(ov->from_pool, w.frontline);
+    CHECK_EQ_INT(ov->pool, w.experts);
+    CHECK_EQ_STR(ov->esc_kind, "functional");
+    act = fx_last(core, SB_ACT_TRANSFERRING, c1, NULL);
+    CHECK(act);
+    CHECK_EQ_INT(act->pool, w.experts);
+    CHECK_EQ_STR(act->esc_kind, "functional");
+    CHECK_EQ_STR(act->text, "To experts.");
+    CHECK_EQ_INT(c1->arrival, 1000);            /* keeps its place in line */
+    CHECK_EQ_INT(c1->entered_pool_at, 121000);
+    CHECK_EQ_INT(sb_core_queue_position(core, c2), 1);
+    /* c2 overflows too, and waits in experts ahead of later arrivals there */
+    sb_core_tick(core, 122000);
+    CHECK_EQ_INT(c2->pool, w.experts);
+    CHECK_EQ_INT(c2->state, SB_CONV_QUEUED);
+    sb_conv_spec_t spec = { .id = "late", .pool = w.experts };
+    int err;
+    sb_conv_t *late = sb_core_conv_open(core, &spec, 123000, &err);
+    CHECK_EQ_INT(sb_core_queue_position(core, late), 2);
+    CHECK_EQ_INT(sb_core_queue_position(core, c2), 1);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
+static void test_overflow_waits_for_an_open_offer(void)
+{
+    world_t w = offer_world(1, 1);
+    w.cfg->pools[w.frontline].max_wait_s = 10;
+    w.cfg->pools[w.frontline].overflow = w.experts;
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0);
+
+    sb_conv_t *c = fx_open(core, "c1", NULL, NULL, 0);
+    fx_online(core, a0, 5000);
+    CHECK(c->agent == a0);                       /* offered at 5 s, expires at 20 s */
+    sb_core_tick(core, 10000);
+    CHECK_EQ_INT(c->state, SB_CONV_OFFERED);
+    CHECK_EQ_INT(c->pool, w.frontline);
+    sb_core_tick(core, 20000);                   /* expired, nobody else: overflow */
+    CHECK_EQ_INT(c->pool, w.experts);
+    CHECK(fx_has_event(c, SB_EV_OFFER_EXPIRED));
+    CHECK(fx_has_event(c, SB_EV_OVERFLOW));
+    CHECK_EQ_INT(a0->active_chat, 0);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
 int main(void)
 {
     RUN(test_round_robin_fair_across_reconnects);
@@ -414,6 +521,9 @@ int main(void)
     RUN(test_disconnect_grace_and_requeue_front);
     RUN(test_reconnect_within_grace);
     RUN(test_disconnect_moves_offers_at_once);
+    RUN(test_steps_relax);
+    RUN(test_overflow);
+    RUN(test_overflow_waits_for_an_open_offer);
     fprintf(stderr, "test_core_routing: ok\n");
     return 0;
 }
