@@ -509,6 +509,91 @@ static void test_overflow_waits_for_an_open_offer(void)
     fx_free(w.cfg);
 }
 
+/* --- notices and estimates ------------------------------------------------------ */
+
+static void test_eta_from_measured_handle_times(void)
+{
+    world_t w = world();
+    agent(&w, "a0", NULL, 1);
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0);
+    sb_ms_t now = 0;
+
+    fx_online(core, a0, now);
+    sb_conv_t *c1 = fx_open(core, "c1", NULL, NULL, now);
+    sb_conv_t *q = fx_open(core, "q", NULL, NULL, now + 1);
+    /* no history: default_handle_s (180) over one online slot */
+    CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, q, NULL)->eta_s, 180);
+    sb_core_customer_close(core, q, now + 2);
+    sb_core_actions_clear(core);
+    sb_core_agent_close(core, a0, c1, NULL, now += 60000);   /* handled in 60 s */
+    sb_conv_t *c2 = fx_open(core, "c2", NULL, NULL, now);
+    sb_conv_t *q2 = fx_open(core, "q2", NULL, NULL, now);
+    CHECK(c2->agent == a0);
+    CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, q2, NULL)->eta_s, 60);
+    CHECK_EQ_STR(fx_last(core, SB_ACT_QUEUE, q2, NULL)->text,
+                 "You are number 1 in line (about 1 min).");
+    sb_core_actions_clear(core);
+    /* 120 s: the average moves a fifth of the way: 72 s */
+    sb_core_agent_close(core, a0, c2, NULL, now += 120000);
+    CHECK(q2->agent == a0);
+    sb_conv_t *q3 = fx_open(core, "q3", NULL, NULL, now);
+    sb_conv_t *q4 = fx_open(core, "q4", NULL, NULL, now);
+    CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, q3, NULL)->eta_s, 72);
+    CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, q4, NULL)->eta_s, 144);
+    CHECK_EQ_STR(fx_last(core, SB_ACT_QUEUE, q4, NULL)->text,
+                 "You are number 2 in line (about 3 min).");
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
+static void test_notices_coalesce(void)
+{
+    world_t w = world();
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "a%d", i);
+        agent(&w, id, NULL, 1);
+    }
+    sb_core_t *core = new_core(&w);
+    sb_conv_t *busy[3], *q[6];
+    char id[16];
+    sb_ms_t now = 0;
+
+    for (int i = 0; i < 3; i++)
+        fx_online(core, ag(core, i), now);
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof(id), "b%d", i);
+        busy[i] = fx_open(core, id, NULL, NULL, ++now);
+    }
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof(id), "q%d", i);
+        q[i] = fx_open(core, id, NULL, NULL, ++now);
+    }
+    now = 10000;
+    sb_core_actions_clear(core);
+    /* three closes within a second: each moves the queue up by one */
+    for (int i = 0; i < 3; i++)
+        sb_core_agent_close(core, busy[i]->agent, busy[i], NULL, now + 100 * i);
+    CHECK(q[0]->agent && q[1]->agent && q[2]->agent);
+    for (int i = 3; i < 6; i++) {
+        CHECK(fx_count(core, SB_ACT_QUEUE, q[i], NULL) <= 1);
+        CHECK_EQ_INT(sb_core_queue_position(core, q[i]), i - 2);
+    }
+    /* the first close was told at once (position i - 1), the rest wait */
+    CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, q[3], NULL)->position, 3);
+    CHECK_EQ_INT(sb_core_next_deadline(core), 11000);
+    sb_core_actions_clear(core);
+    sb_core_tick(core, 11000);
+    for (int i = 3; i < 6; i++) {
+        CHECK_EQ_INT(fx_count(core, SB_ACT_QUEUE, q[i], NULL), 1);
+        CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, q[i], NULL)->position, i - 2);
+    }
+    CHECK_EQ_INT(sb_core_next_deadline(core), SB_NEVER);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
 int main(void)
 {
     RUN(test_round_robin_fair_across_reconnects);
@@ -524,6 +609,8 @@ int main(void)
     RUN(test_steps_relax);
     RUN(test_overflow);
     RUN(test_overflow_waits_for_an_open_offer);
+    RUN(test_eta_from_measured_handle_times);
+    RUN(test_notices_coalesce);
     fprintf(stderr, "test_core_routing: ok\n");
     return 0;
 }
