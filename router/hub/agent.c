@@ -43,8 +43,11 @@ static void refuse(sb_session_t *s, const char *ref)
     sb_session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "authentication failed");
 }
 
+/* welcome.conversations: what the agent holds (offers were withdrawn when it left). */
 static void collect_conv(sb_conv_t *conv, void *arg)
 {
+    if (conv->state != SB_CONV_ASSIGNED)
+        return;
     json_array_append_new(((json_t **)arg)[0],
                           sb_codec_context(((const sb_config_t **)arg)[1], conv));
 }
