@@ -247,6 +247,17 @@ int sb_core_agent_transfer(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv,
 int sb_core_agent_escalate(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv,
                            const char *note, sb_ms_t now);
 
+/*
+ * Escalation by the router itself (phrase triggers in customer messages):
+ * hierarchical goes to to_pool when >= 0, else the pool's escalate_to;
+ * functional needs to_pool (SB_EINVAL without). Whoever holds the
+ * conversation gets RELEASED "escalated"; history escalated with reason.
+ * SB_ECONFLICT when closed, when there is no target or it is the current
+ * pool, or the escalation limit is reached (nothing changes).
+ */
+int sb_core_conv_escalate(sb_core_t *core, sb_conv_t *conv, sb_esc_kind_t kind, int to_pool,
+                          const char *reason, sb_ms_t now);
+
 /* --- time ---------------------------------------------------------------- */
 
 /* Fires every deadline at or before now. */

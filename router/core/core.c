@@ -666,7 +666,7 @@ int sb_core_agent_status(sb_core_t *core, sb_agent_t *agent, sb_agent_state_t st
 
 /* Checks an agent request on conv: SB_ECONFLICT when closed, SB_EFORBIDDEN
  * unless the agent holds it. */
-static int check_owner(const sb_agent_t *agent, const sb_conv_t *conv)
+int core__check_owner(const sb_agent_t *agent, const sb_conv_t *conv)
 {
     if (conv->state == SB_CONV_CLOSED)
         return SB_ECONFLICT;
@@ -682,7 +682,7 @@ int sb_core_agent_message(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv,
 
     if (!core || !agent || !conv || !text)
         return SB_EINVAL;
-    if ((rc = check_owner(agent, conv)) != SB_OK)
+    if ((rc = core__check_owner(agent, conv)) != SB_OK)
         return rc;
     core__enter(core);
     append_message(conv, agent->cfg->role == SB_ROLE_BOT ? SB_FROM_BOT : SB_FROM_AGENT,
@@ -696,7 +696,8 @@ int sb_core_agent_message(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv,
         core__save(core, conv);
         sla_count(core, conv, now);
     }
-    (void)fallback;
+    if (agent->cfg->role == SB_ROLE_BOT)
+        core__bot_answered(core, conv, fallback, now);
     core__flush_notices(core, now);
     return SB_OK;
 }
@@ -709,7 +710,7 @@ int sb_core_agent_note(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv,
 
     if (!core || !agent || !conv || !text)
         return SB_EINVAL;
-    if ((rc = check_owner(agent, conv)) != SB_OK)
+    if ((rc = core__check_owner(agent, conv)) != SB_OK)
         return rc;
     core__enter(core);
     if (conv->nnotes == conv->notes_cap) {
@@ -732,7 +733,7 @@ int sb_core_agent_close(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv,
 
     if (!core || !agent || !conv)
         return SB_EINVAL;
-    if ((rc = check_owner(agent, conv)) != SB_OK)
+    if ((rc = core__check_owner(agent, conv)) != SB_OK)
         return rc;
     core__enter(core);
     a = close_conv(core, conv, "closed", "agent", resolution, now);
@@ -793,26 +794,6 @@ int sb_core_agent_decline(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv, s
     core__offer_failed(core, conv, SB_EV_DECLINED, NULL, false, now);
     core__flush_notices(core, now);
     return SB_OK;
-}
-
-int sb_core_customer_escalate(sb_core_t *core, sb_conv_t *conv, const char *reason,
-                              sb_ms_t now)
-{
-    return SB_ECONFLICT;
-}
-
-int sb_core_agent_transfer(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv,
-                           int to_pool, sb_agent_t *to_agent,
-                           const sb_skill_req_t *skills, size_t nskills,
-                           const char *note, sb_ms_t now)
-{
-    return SB_ECONFLICT;
-}
-
-int sb_core_agent_escalate(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv,
-                           const char *note, sb_ms_t now)
-{
-    return SB_ECONFLICT;
 }
 
 /* --- time ------------------------------------------------------------------ */

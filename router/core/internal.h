@@ -115,6 +115,7 @@ void core__agent_hold(agent_ext_t *a, sb_conv_t *conv);
 void core__agent_unhold(agent_ext_t *a, sb_conv_t *conv);
 void core__agent_refresh(sb_core_t *core, agent_ext_t *a);
 int *core__active(sb_agent_t *a, sb_media_t media);
+int core__check_owner(const sb_agent_t *agent, const sb_conv_t *conv);
 void core__grace_expired(sb_core_t *core, agent_ext_t *a, sb_ms_t now);
 
 /* --- route.c: matching, offers, queues, notices -------------------------- */
@@ -144,5 +145,6 @@ void core__move(sb_core_t *core, sb_conv_t *conv, int to, sb_event_kind_t ev,
                 const char *note, const sb_skill_req_t *skills, size_t nskills,
                 bool set_skills, agent_ext_t *to_agent, sb_ms_t now);
 void core__max_wait(sb_core_t *core, sb_conv_t *conv, sb_ms_t now);
+void core__bot_answered(sb_core_t *core, sb_conv_t *conv, bool fallback, sb_ms_t now);
 
 #endif

@@ -594,6 +594,250 @@ static void test_notices_coalesce(void)
     fx_free(w.cfg);
 }
 
+/* --- transfers and escalations --------------------------------------------------- */
+
+/* frontline: a0 (en), a1 (en); experts: ex_en (en), ex_es (es);
+ * supervisors: boss (en, es). frontline escalates to supervisors. */
+static world_t esc_world(void)
+{
+    world_t w = world();
+    int sup = fx_pool(w.cfg, "supervisors");
+    w.cfg->pools[w.frontline].escalate_to = sup;
+    agent(&w, "a0", "Ann", 2);
+    agent(&w, "a1", "Ben", 2);
+    int e = fx_agent(w.cfg, "ex_en", "Eve", SB_ROLE_AGENT, 2, 0);
+    fx_agent_pool(w.cfg, e, w.experts);
+    fx_agent_lang(w.cfg, e, w.en, 10);
+    fx_agent_skill(w.cfg, e, w.technical, 9);
+    e = fx_agent(w.cfg, "ex_es", "Eva", SB_ROLE_AGENT, 2, 0);
+    fx_agent_pool(w.cfg, e, w.experts);
+    fx_agent_lang(w.cfg, e, w.es, 10);
+    fx_agent_skill(w.cfg, e, w.technical, 9);
+    e = fx_agent(w.cfg, "boss", "Bo", SB_ROLE_SUPERVISOR, 5, 0);
+    fx_agent_pool(w.cfg, e, sup);
+    fx_agent_lang(w.cfg, e, w.en, 10);
+    fx_agent_lang(w.cfg, e, w.es, 10);
+    fx_agent_lang(w.cfg, 0, w.es, 5);
+    return w;
+}
+
+static const sb_event_t *last_of(const sb_conv_t *c, sb_event_kind_t kind)
+{
+    for (size_t i = c->nhistory; i > 0; i--)
+        if (c->history[i - 1].kind == kind)
+            return &c->history[i - 1];
+    return NULL;
+}
+
+static void test_transfer_to_pool(void)
+{
+    world_t w = esc_world();
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0), *ex_en = ag(core, 2), *ex_es = ag(core, 3);
+    const sb_action_t *act;
+    uint64_t seq;
+
+    for (int i = 0; i < 5; i++)
+        fx_online(core, ag(core, i), i);
+    sb_conv_t *c = fx_open(core, "c1", "es", NULL, 100);
+    CHECK(c->agent == a0);                       /* the only Spanish speaker */
+    sb_core_customer_message(core, c, "hola", 110, &seq);
+    sb_core_agent_message(core, a0, c, "un momento", false, 120, &seq);
+    sb_core_actions_clear(core);
+
+    CHECK_EQ_INT(sb_core_agent_transfer(core, a0, c, w.frontline, NULL, NULL, 0, NULL, 200),
+                 SB_ECONFLICT);                  /* same pool, same skills */
+    CHECK_EQ_INT(sb_core_agent_transfer(core, ag(core, 1), c, w.experts, NULL, NULL, 0, NULL,
+                                        200), SB_EFORBIDDEN);
+    CHECK_EQ_INT(fx_count(core, SB_ACT_RELEASED, NULL, NULL), 0);
+    CHECK_EQ_INT(sb_core_agent_transfer(core, a0, c, w.experts, NULL, NULL, 0, "needs tech",
+                                        300), SB_OK);
+    CHECK_EQ_INT(c->pool, w.experts);
+    CHECK(c->agent == ex_es);                    /* matched in its language */
+    CHECK(c->agent != ex_en);
+    CHECK_EQ_INT(a0->active_chat, 0);
+    act = fx_last(core, SB_ACT_RELEASED, c, a0);
+    CHECK(act);
+    CHECK_EQ_STR(act->reason, "transferred");
+    act = fx_last(core, SB_ACT_TRANSFERRING, c, NULL);
+    CHECK(act);
+    CHECK_EQ_STR(act->esc_kind, "functional");
+    CHECK_EQ_INT(act->pool, w.experts);
+    CHECK_EQ_STR(act->text, "Connecting you with experts. Your conversation comes with you.");
+    const sb_event_t *ev = last_of(c, SB_EV_TRANSFERRED);
+    CHECK(ev);
+    CHECK_EQ_INT(ev->from_pool, w.frontline);
+    CHECK_EQ_INT(ev->pool, w.experts);
+    CHECK_EQ_STR(ev->agent_id, "a0");
+    CHECK_EQ_STR(ev->esc_kind, "functional");
+    CHECK_EQ_STR(ev->note, "needs tech");
+    CHECK_EQ_INT(c->escalations, 1);
+    CHECK_EQ_INT(c->nmsgs, 2);                   /* the context travels */
+    CHECK_EQ_INT(c->arrival, 100);
+    CHECK_EQ_INT(sb_core_agent_message(core, a0, c, "x", false, 310, &seq), SB_EFORBIDDEN);
+    CHECK_EQ_INT(sb_core_agent_message(core, ex_es, c, "hola", false, 320, &seq), SB_OK);
+    CHECK_EQ_INT(seq, 3);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
+static void test_transfer_to_agent_and_skills(void)
+{
+    world_t w = esc_world();
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0), *a1 = ag(core, 1), *ex_en = ag(core, 2),
+               *ex_es = ag(core, 3);
+    sb_skill_req_t tech[] = { { w.technical, 5 } };
+
+    for (int i = 0; i < 5; i++)
+        fx_online(core, ag(core, i), i);
+    sb_conv_t *c = fx_open(core, "c1", "en", NULL, 100);
+    CHECK(c->agent == a0);
+    /* a named agent who does not fit (language) is a conflict: nothing moves */
+    CHECK_EQ_INT(sb_core_agent_transfer(core, a0, c, w.experts, ex_es, NULL, 0, NULL, 200),
+                 SB_ECONFLICT);
+    CHECK_EQ_INT(sb_core_agent_transfer(core, a0, c, -1, a0, NULL, 0, NULL, 200), SB_ECONFLICT);
+    CHECK(c->agent == a0);
+    CHECK_EQ_INT(c->escalations, 0);
+    /* a colleague in the same pool */
+    CHECK_EQ_INT(sb_core_agent_transfer(core, a0, c, -1, a1, NULL, 0, "over to you", 300), SB_OK);
+    CHECK(c->agent == a1);
+    CHECK_EQ_INT(c->pool, w.frontline);
+    /* new skills in the same pool: nobody in frontline has technical 5 */
+    CHECK_EQ_INT(sb_core_agent_transfer(core, a1, c, -1, NULL, tech, 1, NULL, 400), SB_OK);
+    CHECK_EQ_INT(c->state, SB_CONV_QUEUED);
+    CHECK_EQ_INT(c->nskills, 1);
+    CHECK_EQ_INT(c->skills[0].level, 5);
+    CHECK_EQ_INT(a1->active_chat, 0);
+    CHECK_EQ_INT(sb_core_agent_transfer(core, a1, c, w.experts, NULL, NULL, 0, NULL, 500),
+                 SB_EFORBIDDEN);
+    sb_core_free(core);
+    core = new_core(&w);
+    for (int i = 0; i < 5; i++)
+        fx_online(core, ag(core, i), i);
+    a0 = ag(core, 0);
+    ex_en = ag(core, 2);
+    c = fx_open(core, "c2", "en", NULL, 100);
+    CHECK_EQ_INT(sb_core_agent_transfer(core, a0, c, w.experts, ex_en, tech, 1, NULL, 200),
+                 SB_OK);
+    CHECK(c->agent == ex_en);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
+static void test_escalate_and_limits(void)
+{
+    world_t w = esc_world();
+    w.cfg->esc_max_per_conversation = 2;
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0), *a1 = ag(core, 1), *ex_en = ag(core, 2),
+               *boss = ag(core, 4);
+    const sb_action_t *act;
+
+    for (int i = 0; i < 5; i++)
+        fx_online(core, ag(core, i), i);
+    sb_conv_t *c = fx_open(core, "c1", "en", NULL, 100);
+    CHECK(c->agent == a0);
+    CHECK_EQ_INT(sb_core_agent_transfer(core, a0, c, w.experts, NULL, NULL, 0, NULL, 200), SB_OK);
+    CHECK(c->agent == ex_en);
+    /* experts has no escalate_to */
+    CHECK_EQ_INT(sb_core_agent_escalate(core, ex_en, c, NULL, 300), SB_ECONFLICT);
+    CHECK_EQ_INT(sb_core_agent_transfer(core, ex_en, c, w.frontline, NULL, NULL, 0, NULL, 400),
+                 SB_OK);
+    CHECK(c->agent == a1 || c->agent == a0);
+    sb_agent_t *holder = c->agent;
+    CHECK_EQ_INT(c->escalations, 2);
+    sb_core_actions_clear(core);
+    /* the limit is reached: nothing changes */
+    CHECK_EQ_INT(sb_core_agent_escalate(core, holder, c, "angry", 500), SB_ECONFLICT);
+    CHECK_EQ_INT(sb_core_customer_escalate(core, c, NULL, 500), SB_ECONFLICT);
+    CHECK(c->agent == holder);
+    CHECK_EQ_INT(fx_count(core, SB_ACT_RELEASED, NULL, NULL), 0);
+    sb_core_free(core);
+
+    w.cfg->esc_max_per_conversation = 5;
+    core = new_core(&w);
+    for (int i = 0; i < 5; i++)
+        fx_online(core, ag(core, i), i);
+    a0 = ag(core, 0);
+    boss = ag(core, 4);
+    c = fx_open(core, "c1", "en", NULL, 100);
+    sb_core_actions_clear(core);
+    CHECK_EQ_INT(sb_core_agent_escalate(core, a0, c, "wants a manager", 200), SB_OK);
+    CHECK(c->agent == boss);
+    act = fx_last(core, SB_ACT_RELEASED, c, a0);
+    CHECK_EQ_STR(act->reason, "escalated");
+    act = fx_last(core, SB_ACT_TRANSFERRING, c, NULL);
+    CHECK_EQ_STR(act->esc_kind, "hierarchical");
+    CHECK_EQ_STR(last_of(c, SB_EV_ESCALATED)->note, "wants a manager");
+    CHECK_EQ_STR(last_of(c, SB_EV_ESCALATED)->esc_kind, "hierarchical");
+    /* the supervisor pool has nowhere further */
+    CHECK_EQ_INT(sb_core_customer_escalate(core, c, NULL, 300), SB_ECONFLICT);
+
+    /* the customer asks while waiting */
+    sb_core_agent_status(core, a0, SB_AGENT_AWAY, 400);
+    sb_core_agent_status(core, ag(core, 1), SB_AGENT_AWAY, 400);
+    sb_conv_t *q = fx_open(core, "q", "en", NULL, 500);
+    CHECK_EQ_INT(q->state, SB_CONV_QUEUED);
+    CHECK_EQ_INT(sb_core_customer_escalate(core, q, "now please", 600), SB_OK);
+    CHECK(q->agent == boss);
+    CHECK_EQ_STR(last_of(q, SB_EV_ESCALATED)->reason, "now please");
+    CHECK_EQ_INT(sb_core_queue_length(core, w.frontline), 0);
+    /* the phrase-trigger entry */
+    sb_conv_t *p = fx_open(core, "p", "en", NULL, 700);
+    CHECK_EQ_INT(sb_core_conv_escalate(core, p, SB_ESC_FUNCTIONAL, -1, "lawyer", 800), SB_EINVAL);
+    CHECK_EQ_INT(sb_core_conv_escalate(core, p, SB_ESC_FUNCTIONAL, w.experts, "lawyer", 800),
+                 SB_OK);
+    CHECK_EQ_INT(p->pool, w.experts);
+    CHECK_EQ_STR(last_of(p, SB_EV_ESCALATED)->reason, "lawyer");
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
+/* --- bots ---------------------------------------------------------------------- */
+
+static void test_bot_fallbacks_escalate(void)
+{
+    world_t w = world();
+    int bots = fx_pool(w.cfg, "bots");
+    w.cfg->pools[bots].tier = 0;
+    w.cfg->pools[bots].escalate_to = w.frontline;
+    w.cfg->default_pool = bots;
+    w.cfg->esc_bot_fallbacks = 2;
+    int b = fx_agent(w.cfg, "helper", "Helper", SB_ROLE_BOT, 100, 0);
+    fx_agent_pool(w.cfg, b, bots);
+    fx_agent_lang(w.cfg, b, w.en, 10);
+    agent(&w, "human", "Hank", 1);
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *bot = ag(core, 0), *human = ag(core, 1);
+    uint64_t seq;
+
+    fx_online(core, bot, 0);
+    fx_online(core, human, 0);
+    sb_conv_t *c = fx_open(core, "c1", "en", NULL, 100);
+    CHECK(c->agent == bot);
+    CHECK_EQ_INT(c->state, SB_CONV_BOT);
+    CHECK_EQ_INT(sb_core_agent_message(core, bot, c, "Hi! Ask me.", false, 110, &seq), SB_OK);
+    CHECK_EQ_INT(c->msgs[0].from, SB_FROM_BOT);
+    sb_core_customer_message(core, c, "blah", 120, &seq);
+    sb_core_agent_message(core, bot, c, "Sorry?", true, 130, &seq);
+    CHECK_EQ_INT(c->bot_fallbacks, 1);
+    sb_core_agent_message(core, bot, c, "Let me see.", false, 140, &seq);
+    CHECK_EQ_INT(c->bot_fallbacks, 0);        /* consecutive only */
+    sb_core_agent_message(core, bot, c, "Sorry?", true, 150, &seq);
+    sb_core_actions_clear(core);
+    sb_core_agent_message(core, bot, c, "Sorry??", true, 160, &seq);
+    CHECK(c->agent == human);
+    CHECK_EQ_INT(c->state, SB_CONV_ASSIGNED);
+    CHECK_EQ_INT(c->pool, w.frontline);
+    CHECK_EQ_STR(fx_last(core, SB_ACT_RELEASED, c, bot)->reason, "escalated");
+    CHECK_EQ_STR(last_of(c, SB_EV_ESCALATED)->reason, "bot_fallbacks");
+    CHECK_EQ_INT(c->nmsgs, 6);
+    CHECK_EQ_INT(bot->active_chat, 0);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
 int main(void)
 {
     RUN(test_round_robin_fair_across_reconnects);
@@ -611,6 +855,10 @@ int main(void)
     RUN(test_overflow_waits_for_an_open_offer);
     RUN(test_eta_from_measured_handle_times);
     RUN(test_notices_coalesce);
+    RUN(test_transfer_to_pool);
+    RUN(test_transfer_to_agent_and_skills);
+    RUN(test_escalate_and_limits);
+    RUN(test_bot_fallbacks_escalate);
     fprintf(stderr, "test_core_routing: ok\n");
     return 0;
 }
