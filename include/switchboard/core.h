@@ -258,6 +258,32 @@ int sb_core_agent_escalate(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv,
 int sb_core_conv_escalate(sb_core_t *core, sb_conv_t *conv, sb_esc_kind_t kind, int to_pool,
                           const char *reason, sb_ms_t now);
 
+/* --- supervisor stats ---------------------------------------------------- */
+
+typedef struct sb_pool_stats {
+    size_t queue_length;
+    int64_t longest_wait_ms;   /* now - arrival of the longest waiting queued one; 0 none */
+    int agents_available;      /* members available and connected, with a free slot */
+    int agents_busy;           /* available and connected, every slot taken */
+    int agents_away;           /* away (connected or within grace) */
+    int agents_offline;        /* offline, or available but disconnected (grace) */
+    int offers_pending;        /* conversations of the pool offered right now */
+    uint64_t served;           /* closed after an assignment in this pool */
+    uint64_t sla_total;        /* conversations counted for the first-response SLA */
+    uint64_t sla_met;          /* of those, first agent answer within sla_first_response_s */
+    double sla_attainment;     /* sla_met / sla_total; 1.0 when sla_total is 0 */
+    int handle_s;              /* handle time the queue estimates use now */
+} sb_pool_stats_t;
+
+/*
+ * Fills *out for pool at now. SLA: a conversation counts once, in the pool
+ * it is in when its first agent (or bot) message comes (met when within the
+ * pool's sla_first_response_s of arrival), or as missed when it closes
+ * unanswered after waiting longer than that. Returns 0, or SB_EINVAL for an
+ * unknown pool.
+ */
+int sb_core_pool_stats(const sb_core_t *core, int pool, sb_ms_t now, sb_pool_stats_t *out);
+
 /* --- time ---------------------------------------------------------------- */
 
 /* Fires every deadline at or before now. */

@@ -838,6 +838,62 @@ static void test_bot_fallbacks_escalate(void)
     fx_free(w.cfg);
 }
 
+/* --- supervisor stats ---------------------------------------------------------- */
+
+static void test_pool_stats(void)
+{
+    world_t w = offer_world(4, 1);
+    w.cfg->pools[w.frontline].sla_first_response_s = 60;
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0), *a1 = ag(core, 1), *a2 = ag(core, 2);
+    sb_pool_stats_t st;
+    uint64_t seq;
+
+    CHECK_EQ_INT(sb_core_pool_stats(core, 99, 0, &st), SB_EINVAL);
+    fx_online(core, a0, 0);
+    fx_online(core, a1, 10);
+    sb_core_agent_connect(core, a2, 20);        /* away */
+    sb_conv_t *c1 = fx_open(core, "c1", NULL, NULL, 1000);    /* offered to a0 */
+    sb_conv_t *c2 = fx_open(core, "c2", NULL, NULL, 2000);    /* offered to a1 */
+    sb_conv_t *c3 = fx_open(core, "c3", NULL, NULL, 3000);    /* queued */
+    sb_conv_t *c4 = fx_open(core, "c4", NULL, "vip", 4000);   /* queued first */
+    CHECK_EQ_INT(sb_core_pool_stats(core, w.frontline, 10000, &st), SB_OK);
+    CHECK_EQ_INT(st.queue_length, 2);
+    CHECK_EQ_INT(st.longest_wait_ms, 7000);     /* c3, though c4 is ahead of it */
+    CHECK_EQ_INT(st.offers_pending, 2);
+    CHECK_EQ_INT(st.agents_busy, 2);
+    CHECK_EQ_INT(st.agents_away, 1);
+    CHECK_EQ_INT(st.agents_offline, 1);
+    CHECK_EQ_INT(st.agents_available, 0);
+    CHECK_EQ_INT(st.sla_total, 0);
+    CHECK(st.sla_attainment == 1.0);
+    CHECK_EQ_INT(st.handle_s, 180);
+
+    sb_core_agent_accept(core, a0, c1, 5000);
+    sb_core_agent_accept(core, a1, c2, 5000);
+    sb_core_agent_message(core, a0, c1, "hi", false, 30000, &seq);   /* 29 s: met */
+    sb_core_agent_message(core, a1, c2, "hi", false, 90000, &seq);   /* 88 s: missed */
+    sb_core_agent_message(core, a0, c1, "again", false, 95000, &seq);
+    sb_core_agent_close(core, a0, c1, NULL, 100000);
+    CHECK(c4->agent == a0);                      /* offered */
+    CHECK_EQ_INT(sb_core_pool_stats(core, w.frontline, 100000, &st), SB_OK);
+    CHECK_EQ_INT(st.served, 1);
+    CHECK_EQ_INT(st.sla_total, 2);
+    CHECK_EQ_INT(st.sla_met, 1);
+    CHECK(st.sla_attainment == 0.5);
+    CHECK_EQ_INT(st.handle_s, 95);
+    CHECK_EQ_INT(st.queue_length, 1);
+    CHECK_EQ_INT(st.offers_pending, 1);
+    /* unanswered and waited past the target: a miss */
+    sb_core_customer_close(core, c3, 200000);
+    CHECK_EQ_INT(sb_core_pool_stats(core, w.frontline, 200000, &st), SB_OK);
+    CHECK_EQ_INT(st.sla_total, 3);
+    CHECK_EQ_INT(st.queue_length, 0);
+    CHECK_EQ_INT(st.longest_wait_ms, 0);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
 int main(void)
 {
     RUN(test_round_robin_fair_across_reconnects);
@@ -859,6 +915,7 @@ int main(void)
     RUN(test_transfer_to_agent_and_skills);
     RUN(test_escalate_and_limits);
     RUN(test_bot_fallbacks_escalate);
+    RUN(test_pool_stats);
     fprintf(stderr, "test_core_routing: ok\n");
     return 0;
 }
