@@ -100,6 +100,8 @@ int main(int argc, char **argv)
     the_hub = sb_hub_new(cfg, core, store);
     if (!the_hub)
         goto out;
+    if (sb_hub_recover(the_hub) < 0)
+        goto out;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop_signal;

@@ -196,6 +196,16 @@ int sb_core_queue_position(const sb_core_t *core, const sb_conv_t *conv);
 void sb_core_agent_conversations(sb_core_t *core, const sb_agent_t *agent,
                                  void (*fn)(sb_conv_t *conv, void *arg), void *arg);
 
+/*
+ * Adopts a conversation read back from the store at start (recovery); see
+ * router/core/restore.c for what happens to assignments and offers. Takes
+ * the owned members of conv (strings, skills, attributes, transcript, notes,
+ * history) and sets them to NULL in conv; agent_id is the agent it was
+ * assigned or offered to, or NULL. SB_EINVAL for a closed or inconsistent
+ * conversation, SB_ECONFLICT when the id is already open.
+ */
+int sb_core_conv_restore(sb_core_t *core, sb_conv_t *conv, const char *agent_id, sb_ms_t now);
+
 /* --- customer events ---------------------------------------------------- */
 
 /*

@@ -31,6 +31,11 @@ typedef enum {
 /* A hub over cfg, core and store (all borrowed; they outlive the hub).
  * Creates the listener; NULL on failure (logged). */
 sb_hub_t *sb_hub_new(const sb_config_t *cfg, sb_core_t *core, sb_store_t *store);
+/* Recovery at start: adopts every open conversation the store holds into the
+ * core (queues in order, assignments held for their agents' grace period,
+ * offers withdrawn). Returns the number adopted, or SB_E* when the store
+ * cannot be read. */
+int sb_hub_recover(sb_hub_t *hub);
 /* The port actually bound (useful with port 0). */
 int sb_hub_port(const sb_hub_t *hub);
 /* Serves until sb_hub_stop(); then commits, closes every socket with 1001. */

@@ -16,7 +16,7 @@ json_t *sb_codec_parse(const char *buf, size_t len, const char **type, const cha
     *type = NULL;
     *ref = NULL;
     refbuf[0] = '\0';
-    obj = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    obj = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!obj) {
         *code = "bad_json";
         snprintf(msg, msglen, "invalid JSON at line %d column %d: %s",

@@ -847,6 +847,41 @@ sb_hub_t *sb_hub_new(const sb_config_t *cfg, sb_core_t *core, sb_store_t *store)
     return hub;
 }
 
+struct recover_state {
+    sb_hub_t *hub;
+    sb_ms_t now;
+    int adopted, skipped;
+};
+
+static int recover_one(void *arg, sb_conv_t *conv, const char *agent_id)
+{
+    struct recover_state *rs = arg;
+    int rc = sb_core_conv_restore(rs->hub->core, conv, agent_id, rs->now);
+
+    if (rc < 0) {
+        sb_warn("recovery: conversation %s not adopted: %s", conv->id, sb_strerror(rc));
+        rs->skipped++;
+    } else {
+        rs->adopted++;
+    }
+    return 0;
+}
+
+int sb_hub_recover(sb_hub_t *hub)
+{
+    struct recover_state rs = { hub, sb_hub_now(), 0, 0 };
+    int rc = sb_store_load_open(hub->store, recover_one, &rs);
+
+    if (rc < 0) {
+        sb_error("recovery: cannot read open conversations: %s", sb_strerror(rc));
+        return rc;
+    }
+    sb_hub_drain(hub);
+    sb_info("recovery: %d open conversations restored%s", rs.adopted,
+            rs.skipped ? " (some skipped, see above)" : "");
+    return rs.adopted;
+}
+
 void sb_hub_stop(sb_hub_t *hub)
 {
     hub->stop = 1;

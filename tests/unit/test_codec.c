@@ -46,6 +46,10 @@ static void test_parse_errors(void)
     CHECK(parse("[1,2]", &type, &ref, refbuf, &code, msg) == NULL);
     CHECK_EQ_STR(code, "bad_request");
     CHECK_CONTAINS(msg, "object");
+    CHECK(parse("\"text\"", &type, &ref, refbuf, &code, msg) == NULL);
+    CHECK_EQ_STR(code, "bad_request");
+    CHECK(parse("null", &type, &ref, refbuf, &code, msg) == NULL);
+    CHECK_EQ_STR(code, "bad_request");
 
     CHECK(parse("{\"text\":\"x\"}", &type, &ref, refbuf, &code, msg) == NULL);
     CHECK_EQ_STR(code, "bad_request");
