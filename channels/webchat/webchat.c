@@ -151,9 +151,8 @@ static void hello(sb_session_t *s, webchat_t *wc, json_t *frame, const char *ref
     if (attributes)
         spec.attributes = json_deep_copy(attributes);
     conv = sb_core_conv_open(sb_hub_core(hub), &spec, sb_hub_now(), &err);
+    json_decref(spec.attributes);       /* the core holds its own reference */
     if (!conv) {
-        if (spec.attributes)
-            json_decref(spec.attributes);
         send_error(s, ref, err, "cannot open a conversation");
         return;
     }
