@@ -118,6 +118,7 @@ void sb_core_free(sb_core_t *core)
 {
     if (!core)
         return;
+    core__heap_free(&core->timers);     /* first: it clears its timers' slots */
     free_actions(core);
     free(core->actions);
     free_closed(core);
@@ -128,7 +129,6 @@ void sb_core_free(sb_core_t *core)
     }
     core__map_free(&core->convs);
     core__map_free(&core->agent_ids);
-    core__heap_free(&core->timers);
     for (size_t i = 0; i < core->nagents; i++) {
         free(core->agents[i].convs);
         free(core->agents[i].wraps);

@@ -894,6 +894,71 @@ static void test_pool_stats(void)
     fx_free(w.cfg);
 }
 
+/* --- races ------------------------------------------------------------------------ */
+
+static void test_race_two_agents_free_in_one_turn(void)
+{
+    world_t w = world();
+    agent(&w, "a0", NULL, 1);
+    agent(&w, "a1", NULL, 1);
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0), *a1 = ag(core, 1);
+
+    fx_online(core, a0, 0);
+    fx_online(core, a1, 0);
+    sb_conv_t *c0 = fx_open(core, "c0", NULL, NULL, 10);
+    sb_conv_t *c1 = fx_open(core, "c1", NULL, NULL, 20);
+    sb_conv_t *q0 = fx_open(core, "q0", NULL, NULL, 30);
+    sb_conv_t *q1 = fx_open(core, "q1", NULL, NULL, 40);
+    sb_conv_t *q2 = fx_open(core, "q2", NULL, NULL, 50);
+    sb_core_actions_clear(core);
+    /* both close at the same instant, before the hub carries anything out */
+    CHECK_EQ_INT(sb_core_agent_close(core, a1, c1, NULL, 5000), SB_OK);
+    CHECK_EQ_INT(sb_core_agent_close(core, a0, c0, NULL, 5000), SB_OK);
+    CHECK(q0->agent == a1);
+    CHECK(q1->agent == a0);
+    CHECK_EQ_INT(q2->state, SB_CONV_QUEUED);
+    CHECK_EQ_INT(a0->active_chat, 1);
+    CHECK_EQ_INT(a1->active_chat, 1);
+    CHECK_EQ_INT(fx_count(core, SB_ACT_ASSIGNED, q0, NULL), 1);
+    CHECK_EQ_INT(fx_count(core, SB_ACT_ASSIGNED, q1, NULL), 1);
+    /* q2 moved up twice in one instant: told at once, then within a second */
+    CHECK_EQ_INT(fx_count(core, SB_ACT_QUEUE, q2, NULL), 1);
+    sb_core_tick(core, 6000);
+    CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, q2, NULL)->position, 1);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
+static void test_race_accept_and_expiry_same_turn(void)
+{
+    world_t w = offer_world(2, 1);
+    sb_core_t *core = new_core(&w);
+    sb_agent_t *a0 = ag(core, 0), *a1 = ag(core, 1);
+
+    fx_online(core, a0, 0);
+    fx_online(core, a1, 10);
+    sb_conv_t *c = fx_open(core, "c1", NULL, NULL, 1000);
+    CHECK(c->agent == a0);
+    /* the hub's loop turn: the timer fires first, the accept comes after */
+    sb_core_tick(core, 16000);
+    CHECK(c->agent == a1);
+    CHECK_EQ_INT(sb_core_agent_accept(core, a0, c, 16000), SB_ECONFLICT);
+    CHECK_EQ_INT(sb_core_agent_decline(core, a0, c, 16000), SB_ECONFLICT);
+    CHECK_EQ_INT(c->state, SB_CONV_OFFERED);
+    CHECK_EQ_INT(a0->active_chat, 0);
+    CHECK_EQ_INT(a1->active_chat, 1);
+    /* the customer leaves while a1's offer is out */
+    sb_core_actions_clear(core);
+    CHECK_EQ_INT(sb_core_customer_close(core, c, 17000), SB_OK);
+    CHECK_EQ_STR(fx_last(core, SB_ACT_RELEASED, c, a1)->reason, "customer_left");
+    CHECK_EQ_INT(a1->active_chat, 0);           /* an offer has no wrap-up */
+    CHECK_EQ_INT(sb_core_agent_accept(core, a1, c, 17001), SB_ECONFLICT);
+    CHECK_EQ_INT(sb_core_next_deadline(core), SB_NEVER);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
 int main(void)
 {
     RUN(test_round_robin_fair_across_reconnects);
@@ -916,6 +981,8 @@ int main(void)
     RUN(test_escalate_and_limits);
     RUN(test_bot_fallbacks_escalate);
     RUN(test_pool_stats);
+    RUN(test_race_two_agents_free_in_one_turn);
+    RUN(test_race_accept_and_expiry_same_turn);
     fprintf(stderr, "test_core_routing: ok\n");
     return 0;
 }
