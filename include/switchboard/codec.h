@@ -40,9 +40,10 @@ int sb_codec_skills(const sb_config_t *cfg, json_t *obj, const char *field,
 
 /* Encoders; each returns a new reference. */
 json_t *sb_codec_message(const sb_conv_t *conv, const sb_message_t *m);
-/* The context envelope (protocol.md 4.5): the last transcript_limit messages,
- * with "transcript_total" and "transcript_first_seq" telling what was left out. */
-json_t *sb_codec_context(const sb_config_t *cfg, const sb_conv_t *conv);
+/* The context envelope (protocol.md 4.5): the last `limit` messages (0: the
+ * configured routing.transcript_limit; SIZE_MAX: all), with
+ * "transcript_total" and "transcript_first_seq" telling what was left out. */
+json_t *sb_codec_context(const sb_config_t *cfg, const sb_conv_t *conv, size_t limit);
 json_t *sb_codec_agent(const sb_config_t *cfg, const sb_agent_t *agent);
 
 #endif

@@ -19,6 +19,8 @@
 
 typedef struct agent_session {
     sb_agent_t *agent;      /* NULL until authenticated */
+    bool *monitor;          /* [npools]: pools whose stats this supervisor gets */
+    bool monitoring;
 } agent_session_t;
 
 /* The agent whose token this is, or NULL. Looks at every agent every time. */
@@ -49,7 +51,7 @@ static void collect_conv(sb_conv_t *conv, void *arg)
     if (conv->state != SB_CONV_ASSIGNED)
         return;
     json_array_append_new(((json_t **)arg)[0],
-                          sb_codec_context(((const sb_config_t **)arg)[1], conv));
+                          sb_codec_context(((const sb_config_t **)arg)[1], conv, 0));
 }
 
 static void sign_in(sb_session_t *s, agent_session_t *as, sb_agent_t *agent, const char *ref)
@@ -107,6 +109,8 @@ static void ag_close(sb_session_t *s)
         sb_core_agent_disconnect(sb_hub_core(s->hub), as->agent, sb_hub_now());
         sb_info("agent %s disconnected", as->agent->cfg->id);
     }
+    if (as)
+        free(as->monitor);
     free(as);
     sb_session_set_data(s, NULL);
 }
@@ -259,6 +263,146 @@ static void conv_request(sb_session_t *s, sb_agent_t *agent, json_t *frame, cons
     }
 }
 
+/* --- supervisors: monitor -> stats ----------------------------------------- */
+
+/*
+ * A supervisor supervises its own pools and every pool whose escalation or
+ * overflow chain leads to one of them (frontline -> supervisors, bots ->
+ * frontline -> supervisors).
+ */
+static bool supervises(const sb_config_t *cfg, const sb_cfg_agent_t *a, int pool)
+{
+    bool *seen = sb_calloc(cfg->npools, sizeof(bool));
+    int todo[64];
+    size_t ntodo = 0;
+    bool found = false;
+
+    todo[ntodo++] = pool;
+    while (ntodo && !found) {
+        int p = todo[--ntodo];
+        if (p < 0 || seen[p])
+            continue;
+        seen[p] = true;
+        for (size_t i = 0; i < a->npools; i++)
+            if (a->pools[i] == p)
+                found = true;
+        if (ntodo + 2 <= sizeof(todo) / sizeof(todo[0])) {
+            todo[ntodo++] = cfg->pools[p].escalate_to;
+            todo[ntodo++] = cfg->pools[p].overflow;
+        }
+    }
+    free(seen);
+    return found;
+}
+
+static json_t *stats_frame(sb_hub_t *hub, const agent_session_t *as, sb_ms_t now)
+{
+    const sb_config_t *cfg = hub->cfg;
+    json_t *pools = json_array();
+
+    for (size_t p = 0; p < cfg->npools; p++) {
+        sb_pool_stats_t st;
+        if (!as->monitor[p] || sb_core_pool_stats(hub->core, (int)p, now, &st) < 0)
+            continue;
+        json_array_append_new(pools, json_pack(
+            "{s:s,s:I,s:f,s:{s:i,s:i,s:i,s:i},s:i,s:I,s:{s:i,s:I,s:I,s:f},s:i}",
+            "pool", cfg->pools[p].id,
+            "queue_length", (json_int_t)st.queue_length,
+            "longest_wait_s", (double)st.longest_wait_ms / 1000.0,
+            "agents", "available", st.agents_available, "busy", st.agents_busy,
+                      "away", st.agents_away, "offline", st.agents_offline,
+            "offers_pending", st.offers_pending,
+            "served", (json_int_t)st.served,
+            "sla", "target_s", cfg->pools[p].sla_first_response_s,
+                   "met", (json_int_t)st.sla_met, "total", (json_int_t)st.sla_total,
+                   "attainment", st.sla_attainment,
+            "handle_s", st.handle_s));
+    }
+    return json_pack("{s:s,s:I,s:o}", "type", "stats", "ts", (json_int_t)now, "pools", pools);
+}
+
+static void stats_tick(lws_sorted_usec_list_t *sul)
+{
+    sb_hub_t *hub = lws_container_of(sul, sb_hub_t, sul_stats);
+    sb_ms_t now = sb_hub_now();
+
+    hub->stats_scheduled = false;
+    for (sb_session_t *s = hub->sessions; s; s = s->next) {
+        agent_session_t *as = s->kind == SB_SESSION_AGENT ? sb_session_data(s) : NULL;
+        if (as && as->monitoring)
+            sb_session_send(s, stats_frame(hub, as, now));
+    }
+    hub__stats_arm(hub);
+}
+
+void hub__stats_arm(sb_hub_t *hub)
+{
+    bool any = false;
+
+    if (hub->stats_scheduled || !hub->ctx)
+        return;
+    for (sb_session_t *s = hub->sessions; s && !any; s = s->next) {
+        agent_session_t *as = s->kind == SB_SESSION_AGENT ? sb_session_data(s) : NULL;
+        any = as && as->monitoring;
+    }
+    if (!any)
+        return;
+    hub->stats_scheduled = true;
+    lws_sul_schedule(hub->ctx, 0, &hub->sul_stats, stats_tick, LWS_US_PER_SEC);
+}
+
+/* {"type":"monitor","pools":[...]}: every pool named (all supervised when
+ * empty or absent); {"type":"unmonitor"} stops. */
+static void monitor(sb_session_t *s, agent_session_t *as, json_t *frame, const char *ref)
+{
+    sb_hub_t *hub = sb_session_hub(s);
+    const sb_config_t *cfg = hub->cfg;
+    json_t *pools = json_object_get(frame, "pools"), *v;
+    bool *want;
+    size_t i;
+
+    if (as->agent->cfg->role != SB_ROLE_SUPERVISOR) {
+        sb_session_error(s, ref, "forbidden", "monitor is for supervisors");
+        return;
+    }
+    if (pools && !json_is_null(pools) && !json_is_array(pools)) {
+        sb_session_error(s, ref, "bad_request", "field 'pools' must be an array of pool ids");
+        return;
+    }
+    want = sb_calloc(cfg->npools, sizeof(bool));
+    if (!pools || json_is_null(pools) || json_array_size(pools) == 0) {
+        for (size_t p = 0; p < cfg->npools; p++)
+            want[p] = supervises(cfg, as->agent->cfg, (int)p);
+    } else {
+        json_array_foreach(pools, i, v) {
+            int p = json_is_string(v) ? sb_config_pool(cfg, json_string_value(v)) : -2;
+            if (p == -2) {
+                sb_session_error(s, ref, "bad_request", "field 'pools[%zu]' must be a string", i);
+                goto fail;
+            }
+            if (p < 0) {
+                sb_session_error(s, ref, "not_found", "no such pool '%s'", json_string_value(v));
+                goto fail;
+            }
+            if (!supervises(cfg, as->agent->cfg, p)) {
+                sb_session_error(s, ref, "forbidden", "pool '%s' is not supervised by '%s'",
+                                 json_string_value(v), as->agent->cfg->id);
+                goto fail;
+            }
+            want[p] = true;
+        }
+    }
+    free(as->monitor);
+    as->monitor = want;
+    as->monitoring = true;
+    sb_session_ok(s, ref, NULL);
+    sb_session_send(s, stats_frame(hub, as, sb_hub_now()));
+    hub__stats_arm(hub);
+    return;
+fail:
+    free(want);
+}
+
 static void ag_frame(sb_session_t *s, json_t *frame, const char *type, const char *ref)
 {
     agent_session_t *as = sb_session_data(s);
@@ -299,6 +443,15 @@ static void ag_frame(sb_session_t *s, json_t *frame, const char *type, const cha
     }
     if (is_conv_type(type)) {
         conv_request(s, as->agent, frame, type, ref);
+        return;
+    }
+    if (strcmp(type, "monitor") == 0) {
+        monitor(s, as, frame, ref);
+        return;
+    }
+    if (strcmp(type, "unmonitor") == 0) {
+        as->monitoring = false;
+        sb_session_ok(s, ref, NULL);
         return;
     }
     sb_session_error(s, ref, "unknown_type", "unknown type '%s' on the agent endpoint", type);

@@ -222,10 +222,13 @@ static json_t *skills_object(const sb_config_t *cfg, const sb_skill_req_t *reqs,
     return o;
 }
 
-json_t *sb_codec_context(const sb_config_t *cfg, const sb_conv_t *conv)
+json_t *sb_codec_context(const sb_config_t *cfg, const sb_conv_t *conv, size_t limit)
 {
     json_t *o = json_object(), *customer = json_object(), *arr;
-    size_t first = 0, limit = cfg->transcript_limit > 0 ? (size_t)cfg->transcript_limit : 200;
+    size_t first = 0;
+
+    if (limit == 0)
+        limit = cfg->transcript_limit > 0 ? (size_t)cfg->transcript_limit : 200;
 
     json_object_set_new(o, "id", json_string(conv->id));
     json_object_set_new(o, "channel", json_string(conv->channel));

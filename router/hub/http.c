@@ -1,25 +1,31 @@
 /*
- * http.c - the plain HTTP endpoints: /healthz, and a clear 404 for the rest.
+ * http.c - the plain HTTP endpoints: /healthz, /metrics (Prometheus text),
+ * the admin API GET /v1/conversations/{id}, and a clear 404 for the rest.
  */
 #include "hub_private.h"
+#include "switchboard/codec.h"
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static void reply(hub_http_t *h, int status, const char *type, const char *body)
+static void reply(hub_http_t *h, int status, const char *type, const char *body, size_t len)
 {
     h->status = status;
     snprintf(h->content_type, sizeof(h->content_type), "%s", type);
     free(h->resp);
-    h->resp = sb_strdup(body);
-    h->resp_len = strlen(body);
+    h->resp = sb_strndup(body, len);
+    h->resp_len = len;
 }
 
+/* Takes ownership of obj. */
 static void reply_json(hub_http_t *h, int status, json_t *obj)
 {
     char *text = json_dumps(obj, JSON_COMPACT);
 
-    reply(h, status, "application/json", text);
+    reply(h, status, "application/json", text, strlen(text));
     free(text);
     json_decref(obj);
 }
@@ -29,9 +35,189 @@ static void reply_error(hub_http_t *h, int status, const char *code, const char 
     reply_json(h, status, json_pack("{s:s,s:s}", "error", code, "message", message));
 }
 
+/* --- /metrics ------------------------------------------------------------ */
+
+typedef struct textbuf {
+    char *p;
+    size_t len, cap;
+} textbuf_t;
+
+static void tb_printf(textbuf_t *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_printf(textbuf_t *tb, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(tb->p ? tb->p + tb->len : NULL, tb->cap - tb->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && tb->len + (size_t)n < tb->cap) {
+            tb->len += (size_t)n;
+            return;
+        }
+        tb->cap = (tb->cap + (size_t)n + 1) * 2;
+        tb->p = sb_realloc(tb->p, tb->cap);
+    }
+}
+
+static void metrics(sb_hub_t *hub, hub_http_t *h)
+{
+    const sb_config_t *cfg = hub->cfg;
+    textbuf_t tb = { NULL, 0, 0 };
+    size_t kinds[3] = { 0, 0, 0 };
+    sb_ms_t now = sb_hub_now();
+
+    for (sb_session_t *s = hub->sessions; s; s = s->next)
+        kinds[s->kind]++;
+    tb_printf(&tb, "# HELP switchboard_connections Open WebSocket connections.\n"
+                   "# TYPE switchboard_connections gauge\n"
+                   "switchboard_connections{endpoint=\"customer\"} %zu\n"
+                   "switchboard_connections{endpoint=\"agent\"} %zu\n"
+                   "switchboard_connections{endpoint=\"connector\"} %zu\n",
+              kinds[SB_SESSION_CUSTOMER], kinds[SB_SESSION_AGENT], kinds[SB_SESSION_CONNECTOR]);
+    tb_printf(&tb, "# HELP switchboard_connections_total WebSocket connections accepted.\n"
+                   "# TYPE switchboard_connections_total counter\n"
+                   "switchboard_connections_total %llu\n",
+              (unsigned long long)hub->m_connections_total);
+    tb_printf(&tb, "# HELP switchboard_conversations_open Open conversations.\n"
+                   "# TYPE switchboard_conversations_open gauge\n"
+                   "switchboard_conversations_open %zu\n", sb_core_conv_count(hub->core));
+    tb_printf(&tb, "# HELP switchboard_messages_total Messages accepted (all senders).\n"
+                   "# TYPE switchboard_messages_total counter\n"
+                   "switchboard_messages_total %llu\n", (unsigned long long)hub->m_messages);
+    tb_printf(&tb, "# HELP switchboard_frames_out_total Frames sent to clients.\n"
+                   "# TYPE switchboard_frames_out_total counter\n"
+                   "switchboard_frames_out_total %llu\n", (unsigned long long)hub->m_frames_out);
+    tb_printf(&tb, "# HELP switchboard_bad_frames_total Frames refused as bad input.\n"
+                   "# TYPE switchboard_bad_frames_total counter\n"
+                   "switchboard_bad_frames_total %llu\n", (unsigned long long)hub->m_bad_frames);
+    tb_printf(&tb, "# HELP switchboard_store_commits_total Group commits (one per busy loop turn).\n"
+                   "# TYPE switchboard_store_commits_total counter\n"
+                   "switchboard_store_commits_total %llu\n"
+                   "# HELP switchboard_store_commit_failures_total Turns whose writes failed.\n"
+                   "# TYPE switchboard_store_commit_failures_total counter\n"
+                   "switchboard_store_commit_failures_total %llu\n"
+                   "# HELP switchboard_store_commit_seconds_total Time spent in commits.\n"
+                   "# TYPE switchboard_store_commit_seconds_total counter\n"
+                   "switchboard_store_commit_seconds_total %.6f\n",
+              (unsigned long long)hub->m_commits, (unsigned long long)hub->m_commit_failures,
+              hub->m_commit_seconds);
+    tb_printf(&tb, "# HELP switchboard_store_up 1 while the store accepts writes.\n"
+                   "# TYPE switchboard_store_up gauge\n"
+                   "switchboard_store_up %d\n", hub->store_down ? 0 : 1);
+
+    tb_printf(&tb, "# HELP switchboard_queue_length Conversations waiting per pool.\n"
+                   "# TYPE switchboard_queue_length gauge\n");
+    for (size_t p = 0; p < cfg->npools; p++)
+        tb_printf(&tb, "switchboard_queue_length{pool=\"%s\"} %zu\n", cfg->pools[p].id,
+                  sb_core_queue_length(hub->core, (int)p));
+    tb_printf(&tb, "# HELP switchboard_longest_wait_seconds Longest current wait per pool.\n"
+                   "# TYPE switchboard_longest_wait_seconds gauge\n");
+    for (size_t p = 0; p < cfg->npools; p++) {
+        sb_pool_stats_t st;
+        if (sb_core_pool_stats(hub->core, (int)p, now, &st) == 0)
+            tb_printf(&tb, "switchboard_longest_wait_seconds{pool=\"%s\"} %.3f\n",
+                      cfg->pools[p].id, (double)st.longest_wait_ms / 1000.0);
+    }
+    tb_printf(&tb, "# HELP switchboard_agents Pool members by state.\n"
+                   "# TYPE switchboard_agents gauge\n");
+    for (size_t p = 0; p < cfg->npools; p++) {
+        sb_pool_stats_t st;
+        if (sb_core_pool_stats(hub->core, (int)p, now, &st) < 0)
+            continue;
+        tb_printf(&tb, "switchboard_agents{pool=\"%s\",state=\"available\"} %d\n"
+                       "switchboard_agents{pool=\"%s\",state=\"busy\"} %d\n"
+                       "switchboard_agents{pool=\"%s\",state=\"away\"} %d\n"
+                       "switchboard_agents{pool=\"%s\",state=\"offline\"} %d\n",
+                  cfg->pools[p].id, st.agents_available, cfg->pools[p].id, st.agents_busy,
+                  cfg->pools[p].id, st.agents_away, cfg->pools[p].id, st.agents_offline);
+    }
+    tb_printf(&tb, "# HELP switchboard_served_total Conversations closed after an assignment, per pool.\n"
+                   "# TYPE switchboard_served_total counter\n");
+    for (size_t p = 0; p < cfg->npools; p++) {
+        sb_pool_stats_t st;
+        if (sb_core_pool_stats(hub->core, (int)p, now, &st) == 0)
+            tb_printf(&tb, "switchboard_served_total{pool=\"%s\"} %llu\n", cfg->pools[p].id,
+                      (unsigned long long)st.served);
+    }
+    reply(h, 200, "text/plain; version=0.0.4; charset=utf-8", tb.p, tb.len);
+    free(tb.p);
+}
+
+/* --- admin API ----------------------------------------------------------- */
+
+static bool admin_authorized(sb_hub_t *hub, struct lws *wsi)
+{
+    char auth[300];
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+    int n = lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION);
+
+    if (!hub->cfg->has_admin_token || n <= 7 || strncasecmp(auth, "Bearer ", 7) != 0)
+        return false;
+    SHA256((const unsigned char *)auth + 7, (size_t)n - 7, hash);
+    return CRYPTO_memcmp(hash, hub->cfg->admin_token_sha256, sizeof(hash)) == 0;
+}
+
+struct loaded {
+    const sb_config_t *cfg;
+    json_t *ctx;
+};
+
+static int loaded_conv(void *arg, sb_conv_t *conv, const char *agent_id)
+{
+    struct loaded *l = arg;
+
+    l->ctx = sb_codec_context(l->cfg, conv, SIZE_MAX);
+    if (agent_id)
+        json_object_set_new(l->ctx, "agent", json_string(agent_id));
+    return 0;
+}
+
+/* GET /v1/conversations/{id}: the whole context, open (from memory) or
+ * closed (from the store). */
+static void admin_conversation(sb_hub_t *hub, struct lws *wsi, hub_http_t *h, const char *id)
+{
+    sb_conv_t *conv;
+    struct loaded l = { hub->cfg, NULL };
+    int rc;
+
+    if (!admin_authorized(hub, wsi)) {
+        reply_error(h, 401, "unauthorized", hub->cfg->has_admin_token
+                        ? "send Authorization: Bearer <admin token>"
+                        : "the admin API is off: set server.admin_token_sha256");
+        return;
+    }
+    if (strcmp(h->method, "GET") != 0) {
+        reply_error(h, 405, "bad_request", "use GET");
+        return;
+    }
+    if (!*id || strlen(id) >= sizeof(conv->id) || strchr(id, '/')) {
+        reply_error(h, 404, "not_found", "no such conversation");
+        return;
+    }
+    conv = sb_core_conv_find(hub->core, id);
+    if (conv) {
+        reply_json(h, 200, sb_codec_context(hub->cfg, conv, SIZE_MAX));
+        return;
+    }
+    rc = sb_store_load_conv(hub->store, id, loaded_conv, &l);
+    if (rc == SB_ENOTFOUND || (rc == 0 && !l.ctx)) {
+        reply_error(h, 404, "not_found", "no such conversation");
+        return;
+    }
+    if (rc < 0) {
+        json_decref(l.ctx);
+        reply_error(h, 503, "unavailable", "the store cannot be read right now");
+        return;
+    }
+    reply_json(h, 200, l.ctx);
+}
+
 void hub__http_route(sb_hub_t *hub, struct lws *wsi, hub_http_t *h)
 {
-    (void)wsi;
+    static const char conv_prefix[] = "/v1/conversations/";
+
     if (h->too_large) {
         reply_error(h, 413, "too_large", "request body too large");
         return;
@@ -41,9 +227,18 @@ void hub__http_route(sb_hub_t *hub, struct lws *wsi, hub_http_t *h)
             reply_error(h, 405, "bad_request", "use GET");
             return;
         }
-        reply_json(h, 200, json_pack("{s:s,s:i,s:i}", "status", "ok",
+        reply_json(h, 200, json_pack("{s:s,s:i,s:i,s:b}", "status", "ok",
                                      "connections", (int)hub->nsessions,
-                                     "conversations", (int)sb_core_conv_count(hub->core)));
+                                     "conversations", (int)sb_core_conv_count(hub->core),
+                                     "store_up", !hub->store_down));
+        return;
+    }
+    if (strcmp(h->path, "/metrics") == 0) {
+        metrics(hub, h);
+        return;
+    }
+    if (strncmp(h->path, conv_prefix, sizeof(conv_prefix) - 1) == 0) {
+        admin_conversation(hub, wsi, h, h->path + sizeof(conv_prefix) - 1);
         return;
     }
     reply_error(h, 404, "not_found", "no such endpoint");

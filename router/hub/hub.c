@@ -200,6 +200,7 @@ void sb_session_close(sb_session_t *s, int code, const char *reason)
 
 void sb_session_bad_frame(sb_session_t *s)
 {
+    s->hub->m_bad_frames++;
     if (s->bad_tokens >= 1.0) {
         s->bad_tokens -= 1.0;
         return;
@@ -215,8 +216,18 @@ static void flush_turn(lws_sorted_usec_list_t *sul)
     bool failed = hub->turn_failed;
 
     hub->flush_scheduled = false;
-    if (!failed && sb_store_commit(hub->store) < 0)
-        failed = true;
+    if (!failed && hub->store->in_txn) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (sb_store_commit(hub->store) < 0)
+            failed = true;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        hub->m_commits++;
+        hub->m_commit_seconds += (double)(t1.tv_sec - t0.tv_sec) +
+                                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    }
+    if (failed)
+        hub->m_commit_failures++;
     if (failed) {
         sb_store_rollback(hub->store);
         if (!hub->store_down)
@@ -244,6 +255,7 @@ static void flush_turn(lws_sorted_usec_list_t *sul)
             json_decref(e);
         }
         session_enqueue(p->session, p->frame);
+        hub->m_frames_out++;
     }
     hub->noutbox = 0;
 }
@@ -318,6 +330,7 @@ void sb_hub_drain(sb_hub_t *hub)
             break;
         case SB_ACT_MESSAGE: {
             const sb_message_t *m = &c->msgs[a->index];
+            hub->m_messages++;
             store_result(hub, sb_store_append_message(hub->store, c, m));
             if (m->from != SB_FROM_CUSTOMER)
                 deliver_customer(hub, c, a);
@@ -343,7 +356,7 @@ void sb_hub_drain(sb_hub_t *hub)
             o = json_object();
             json_object_set_new(o, "type", json_string(a->kind == SB_ACT_OFFER ? "offer"
                                                                                  : "assigned"));
-            json_object_set_new(o, "conversation", sb_codec_context(cfg, c));
+            json_object_set_new(o, "conversation", sb_codec_context(cfg, c, 0));
             if (a->kind == SB_ACT_OFFER)
                 json_object_set_new(o, "expires_in_ms", json_integer(a->expires_in_ms));
             to_agent(a->agent, o);
@@ -403,6 +416,7 @@ static sb_session_t *session_new(sb_hub_t *hub, struct lws *wsi,
         hub->sessions->prev = s;
     hub->sessions = s;
     hub->nsessions++;
+    hub->m_connections_total++;
     return s;
 }
 
@@ -933,6 +947,7 @@ void sb_hub_free(sb_hub_t *hub)
         return;
     if (hub->ctx) {
         struct lws_context *ctx = hub->ctx;
+        lws_sul_cancel(&hub->sul_stats);
         lws_sul_cancel(&hub->sul_core);
         lws_sul_cancel(&hub->sul_flush);
         hub->ctx = NULL;        /* closing sessions schedule nothing more */

@@ -85,6 +85,14 @@ struct sb_hub {
     lws_sorted_usec_list_t sul_core;
     sb_ms_t core_deadline;
 
+    lws_sorted_usec_list_t sul_stats;  /* supervisors' stats, every second */
+    bool stats_scheduled;
+
+    /* counters for /metrics */
+    uint64_t m_messages, m_commits, m_commit_failures, m_frames_out, m_bad_frames;
+    uint64_t m_connections_total;
+    double m_commit_seconds;
+
     struct lws_http_mount mounts[6];    /* HTTP paths: ours, then static files */
     char *mount_origins[3];
 };
@@ -98,5 +106,9 @@ void hub__http_route(sb_hub_t *hub, struct lws *wsi, hub_http_t *http);
 
 /* Makes sure the turn's flush is scheduled. */
 void hub__touch(sb_hub_t *hub);
+
+/* Supervisors' stats (router/hub/agent.c): (re)arms the one-second timer
+ * while any session monitors a pool. */
+void hub__stats_arm(sb_hub_t *hub);
 
 #endif

@@ -173,7 +173,7 @@ static void test_context(void)
     conv.history = hist;
     conv.nhistory = 2;
 
-    ctx = sb_codec_context(&cfg, &conv);
+    ctx = sb_codec_context(&cfg, &conv, 0);
     CHECK_EQ_STR(json_string_value(json_object_get(ctx, "id")), "c1");
     CHECK_EQ_STR(json_string_value(json_object_get(ctx, "state")), "queued");
     CHECK_EQ_STR(json_string_value(json_object_get(ctx, "language")), "es");
@@ -197,6 +197,11 @@ static void test_context(void)
     CHECK_EQ_STR(json_string_value(json_object_get(t, "pool")), "experts");
     CHECK_EQ_STR(json_string_value(json_object_get(t, "kind")), "functional");
     CHECK_EQ_STR(json_string_value(json_object_get(t, "note")), "needs expert");
+    json_decref(ctx);
+    /* the admin API asks for everything */
+    ctx = sb_codec_context(&cfg, &conv, SIZE_MAX);
+    CHECK_EQ_INT(json_array_size(json_object_get(ctx, "transcript")), 3);
+    CHECK_EQ_INT(json_integer_value(json_object_get(ctx, "transcript_first_seq")), 1);
     json_decref(ctx);
 
     /* a message on the wire */
