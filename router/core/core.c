@@ -36,6 +36,10 @@ sb_core_t *sb_core_new(const sb_config_t *cfg)
     for (size_t p = 0; p < cfg->npools; p++) {
         pool_state_t *ps = &core->pools[p];
         core__queue_init(&ps->queue, 0x5eed0000ULL + p * 7919);
+        ps->lqueue = sb_calloc(cfg->nlanguages ? cfg->nlanguages : 1, sizeof(*ps->lqueue));
+        ps->ready = sb_calloc(cfg->nlanguages ? cfg->nlanguages : 1, sizeof(*ps->ready));
+        for (size_t l = 0; l < cfg->nlanguages; l++)
+            core__queue_init(&ps->lqueue[l], 0x1a9900000ULL + p * 7919 + l * 104729);
         ps->rr_cursor = -1;
         ps->last_walk = INT64_MIN / 2;
         core__timer_init(&ps->t_notice, CORE_T_NOTICE, (void *)(intptr_t)p);
@@ -132,10 +136,16 @@ void sb_core_free(sb_core_t *core)
     for (size_t i = 0; i < core->nagents; i++) {
         free(core->agents[i].convs);
         free(core->agents[i].wraps);
+        free(core->agents[i].bucket_pos);
     }
     free(core->agents);
-    for (size_t p = 0; p < core->npools; p++)
+    for (size_t p = 0; p < core->npools; p++) {
         free(core->pools[p].members);
+        for (size_t l = 0; l < core->cfg->nlanguages; l++)
+            free(core->pools[p].ready[l].agents);
+        free(core->pools[p].ready);
+        free(core->pools[p].lqueue);
+    }
     free(core->pools);
     free(core->dirty);
     free(core);
@@ -319,6 +329,7 @@ void core__agent_refresh(sb_core_t *core, agent_ext_t *a)
     if (online == a->online)
         return;
     a->online = online;
+    core__agent_reindex(core, a);
     sign = online ? 1 : -1;
     for (size_t k = 0; k < a->pub.cfg->npools; k++) {
         int p = a->pub.cfg->pools[k];
@@ -401,7 +412,7 @@ sb_conv_t *sb_core_conv_open(sb_core_t *core, const sb_conv_spec_t *spec,
     cx->wait_since = now;
     cx->notified_pos = cx->notified_eta = cx->notified_pool = -1;
     cx->last_notice_at = INT64_MIN / 2;
-    cx->qnode.owner = cx;
+    cx->qnode.owner = cx->lnode.owner = cx;
     core__timer_init(&cx->t_offer, CORE_T_OFFER, cx);
     core__timer_init(&cx->t_step, CORE_T_STEP, cx);
     core__timer_init(&cx->t_maxwait, CORE_T_MAXWAIT, cx);

@@ -34,6 +34,7 @@ struct conv_ext {
     sb_conv_t pub;              /* first: (conv_ext_t *)conv works */
     uint64_t ticket;            /* creation order, last tie-break in queues */
     core_qnode_t qnode;         /* in pools[queued_pool].queue while queued */
+    core_qnode_t lnode;         /* and in pools[queued_pool].lqueue[language] */
     int queued_pool;            /* -1 when in no queue */
     core_timer_t t_offer, t_step, t_maxwait;
     int next_step;              /* index of the next pool step to apply */
@@ -52,6 +53,14 @@ typedef struct core_wrap {
     sb_media_t media;
 } core_wrap_t;
 
+/* Agents of one pool speaking one language that could take work now
+ * (available, connected, a free slot): what selection scans. Unordered;
+ * selection ranks by strategy with a total order, so scan order is moot. */
+typedef struct core_bucket {
+    int *agents;                /* agent indexes */
+    size_t n, cap;
+} core_bucket_t;
+
 typedef struct agent_ext {
     sb_agent_t pub;             /* first */
     sb_conv_t **convs;          /* held: offered or assigned */
@@ -60,10 +69,15 @@ typedef struct agent_ext {
     size_t nwraps, wraps_cap;
     core_timer_t t_grace, t_wrap;
     bool online;                /* counted in its pools' online capacity */
+    bool indexed;               /* in its pools' ready buckets */
+    size_t *bucket_pos;         /* [k * nlanguages + l]: position in the bucket of
+                                   its k-th pool and language l */
 } agent_ext_t;
 
 typedef struct pool_state {
-    core_queue_t queue;
+    core_queue_t queue;         /* every waiting conversation, in order */
+    core_queue_t *lqueue;       /* [nlanguages]: the same, split by language */
+    core_bucket_t *ready;       /* [nlanguages]: agents that could take work */
     int *members;               /* agent indexes, ascending */
     size_t nmembers;
     int rr_cursor;              /* round_robin: agent index served last, -1 */
@@ -114,6 +128,9 @@ size_t core__system_message(sb_core_t *core, sb_conv_t *conv, const char *text,
 void core__agent_hold(agent_ext_t *a, sb_conv_t *conv);
 void core__agent_unhold(agent_ext_t *a, sb_conv_t *conv);
 void core__agent_refresh(sb_core_t *core, agent_ext_t *a);
+void core__agent_reindex(sb_core_t *core, agent_ext_t *a);
+void core__slot_take(sb_core_t *core, agent_ext_t *a, sb_media_t media);
+void core__slot_free(sb_core_t *core, agent_ext_t *a, sb_media_t media);
 int *core__active(sb_agent_t *a, sb_media_t media);
 int core__check_owner(const sb_agent_t *agent, const sb_conv_t *conv);
 void core__grace_expired(sb_core_t *core, agent_ext_t *a, sb_ms_t now);
@@ -128,6 +145,7 @@ void core__route(sb_core_t *core, sb_conv_t *conv, const sb_agent_t *exclude, sb
 void core__match_agent(sb_core_t *core, agent_ext_t *a, const sb_conv_t *skip, sb_ms_t now);
 void core__enqueue(sb_core_t *core, sb_conv_t *conv, sb_ms_t now);
 void core__dequeue(sb_core_t *core, sb_conv_t *conv);
+void core__queue_put(sb_core_t *core, sb_conv_t *conv);
 void core__release_slot(sb_core_t *core, agent_ext_t *a, sb_conv_t *conv, bool wrap_up,
                         sb_ms_t now);
 void core__offer_failed(sb_core_t *core, sb_conv_t *conv, sb_event_kind_t kind,

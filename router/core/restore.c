@@ -73,7 +73,7 @@ int sb_core_conv_restore(sb_core_t *core, sb_conv_t *src, const char *agent_id, 
     cx->last_notice_at = INT64_MIN / 2;
     cx->ever_assigned = c->first_response_at > 0 || c->state == SB_CONV_ASSIGNED;
     cx->sla_done = c->first_response_at > 0;
-    cx->qnode.owner = cx;
+    cx->qnode.owner = cx->lnode.owner = cx;
     core__timer_init(&cx->t_offer, CORE_T_OFFER, cx);
     core__timer_init(&cx->t_step, CORE_T_STEP, cx);
     core__timer_init(&cx->t_maxwait, CORE_T_MAXWAIT, cx);
@@ -84,7 +84,7 @@ int sb_core_conv_restore(sb_core_t *core, sb_conv_t *src, const char *agent_id, 
         c->agent = &a->pub;
         cx->assigned_at = now;
         core__agent_hold(a, c);
-        (*core__active(&a->pub, c->media))++;
+        core__slot_take(core, a, c->media);
         if (!a->pub.connected && !core__timer_armed(&a->t_grace))
             core__timer_arm(&core->timers, &a->t_grace,
                             now + (sb_ms_t)cfg->agent_grace_s * 1000);
@@ -97,11 +97,7 @@ int sb_core_conv_restore(sb_core_t *core, sb_conv_t *src, const char *agent_id, 
         core__save(core, c);
     }
     c->state = SB_CONV_QUEUED;
-    cx->qnode.priority = c->priority;
-    cx->qnode.arrival = c->arrival;
-    cx->qnode.ticket = cx->ticket;
-    core__queue_insert(&core->pools[c->pool].queue, &cx->qnode);
-    cx->queued_pool = c->pool;
+    core__queue_put(core, c);
     core__arm_wait_timers(core, c);
     return SB_OK;
 }

@@ -121,14 +121,17 @@ static bool better(const sb_core_t *core, int pool, const sb_conv_t *conv,
 }
 
 /* The best fitting agent for conv in its pool, never `exclude`; NULL when
- * none fits. */
+ * none fits. Scans only the pool's ready agents speaking the language. */
 agent_ext_t *core__select(sb_core_t *core, sb_conv_t *conv, const sb_agent_t *exclude)
 {
-    pool_state_t *ps = &core->pools[conv->pool];
+    const core_bucket_t *b;
     agent_ext_t *best = NULL;
 
-    for (size_t i = 0; i < ps->nmembers; i++) {
-        agent_ext_t *a = &core->agents[ps->members[i]];
+    if (conv->language < 0 || (size_t)conv->language >= core->cfg->nlanguages)
+        return NULL;
+    b = &core->pools[conv->pool].ready[conv->language];
+    for (size_t i = 0; i < b->n; i++) {
+        agent_ext_t *a = &core->agents[b->agents[i]];
         if (&a->pub == exclude || !core__fits(core, &a->pub, conv, conv->pool))
             continue;
         if (!best || better(core, conv->pool, conv, &a->pub, &best->pub))
@@ -174,7 +177,7 @@ void core__give(sb_core_t *core, sb_conv_t *conv, agent_ext_t *a, sb_ms_t now)
     const sb_cfg_pool_t *pc = &core->cfg->pools[conv->pool];
     pool_state_t *ps = &core->pools[conv->pool];
 
-    (*core__active(&a->pub, conv->media))++;
+    core__slot_take(core, a, conv->media);
     core__agent_hold(a, conv);
     ps->rr_cursor = a->pub.index;
     if (pc->accept == SB_ACCEPT_OFFER) {
@@ -211,7 +214,7 @@ void core__release_slot(sb_core_t *core, agent_ext_t *a, sb_conv_t *conv, bool w
         core__timer_arm(&core->timers, &a->t_wrap, a->wraps[0].at);
         return;
     }
-    (*core__active(&a->pub, conv->media))--;
+    core__slot_free(core, a, conv->media);
 }
 
 /* An offer that ended without acceptance (declined, expired, withdrawn):
@@ -283,27 +286,103 @@ static int first_fit_fn(core_qnode_t *n, void *ctx)
     return 1;
 }
 
+/* Takes for agent a, while it has room, the best waiting conversation it fits
+ * across its pools: each pool's queue of every language it speaks is walked
+ * in order up to its first fit, and the best of those wins. */
 void core__match_agent(sb_core_t *core, agent_ext_t *a, const sb_conv_t *skip, sb_ms_t now)
 {
+    const sb_config_t *cfg = core->cfg;
+
     for (;;) {
         conv_ext_t *best = NULL;
 
-        if (a->pub.state != SB_AGENT_AVAILABLE || !a->pub.connected)
+        if (!a->indexed)
             return;
         for (size_t k = 0; k < a->pub.cfg->npools; k++) {
             int p = a->pub.cfg->pools[k];
-            first_fit_t ff = { core, &a->pub, skip, p, NULL };
-            if (p < 0 || (size_t)p >= core->npools)
+            if (p < 0 || (size_t)p >= core->npools || !core__queue_length(&core->pools[p].queue))
                 continue;
-            core__queue_walk(&core->pools[p].queue, first_fit_fn, &ff);
-            if (ff.found && (!best || core__queue_cmp(&ff.found->qnode, &best->qnode) < 0))
-                best = ff.found;
+            for (size_t l = 0; l < cfg->nlanguages; l++) {
+                first_fit_t ff = { core, &a->pub, skip, p, NULL };
+                const core_queue_t *q = &core->pools[p].lqueue[l];
+                if (!a->pub.cfg->languages[l] || !core__queue_length(q))
+                    continue;
+                /* nothing in this queue can beat what we have */
+                if (best && core__queue_cmp(core__queue_first(q), &best->lnode) > 0)
+                    continue;
+                core__queue_walk(q, first_fit_fn, &ff);
+                if (ff.found && (!best || core__queue_cmp(&ff.found->lnode, &best->lnode) < 0))
+                    best = ff.found;
+            }
         }
         if (!best)
             return;
         core__dequeue(core, &best->pub);
         core__give(core, &best->pub, a, now);
     }
+}
+
+/* --- the ready index ---------------------------------------------------------- */
+
+static bool has_room(const sb_agent_t *a)
+{
+    return a->active_chat < a->cfg->cap_chat || a->active_voice < a->cfg->cap_voice;
+}
+
+/* Puts the agent into (or takes it out of) the ready buckets of its pools,
+ * one per language it speaks, as its state and free slots say. Cannot fail. */
+void core__agent_reindex(sb_core_t *core, agent_ext_t *a)
+{
+    const sb_cfg_agent_t *ac = a->pub.cfg;
+    size_t nl = core->cfg->nlanguages;
+    bool want = a->online && has_room(&a->pub);
+
+    if (want == a->indexed)
+        return;
+    if (!a->bucket_pos)
+        a->bucket_pos = sb_calloc(ac->npools * nl + 1, sizeof(*a->bucket_pos));
+    for (size_t k = 0; k < ac->npools; k++) {
+        int p = ac->pools[k];
+        if (p < 0 || (size_t)p >= core->npools)
+            continue;
+        for (size_t l = 0; l < nl; l++) {
+            core_bucket_t *b = &core->pools[p].ready[l];
+            if (!ac->languages[l])
+                continue;
+            if (want) {
+                if (b->n == b->cap) {
+                    b->cap = b->cap ? b->cap * 2 : 8;
+                    b->agents = sb_realloc(b->agents, b->cap * sizeof(*b->agents));
+                }
+                a->bucket_pos[k * nl + l] = b->n;
+                b->agents[b->n++] = a->pub.index;
+            } else {
+                size_t i = a->bucket_pos[k * nl + l], last = --b->n;
+                if (i == last)
+                    continue;
+                agent_ext_t *moved = &core->agents[b->agents[last]];
+                b->agents[i] = b->agents[last];
+                for (size_t k2 = 0; k2 < moved->pub.cfg->npools; k2++)
+                    if (moved->pub.cfg->pools[k2] == p && moved->bucket_pos[k2 * nl + l] == last) {
+                        moved->bucket_pos[k2 * nl + l] = i;
+                        break;
+                    }
+            }
+        }
+    }
+    a->indexed = want;
+}
+
+void core__slot_take(sb_core_t *core, agent_ext_t *a, sb_media_t media)
+{
+    (*core__active(&a->pub, media))++;
+    core__agent_reindex(core, a);
+}
+
+void core__slot_free(sb_core_t *core, agent_ext_t *a, sb_media_t media)
+{
+    (*core__active(&a->pub, media))--;
+    core__agent_reindex(core, a);
 }
 
 /* --- queues and notices --------------------------------------------------------- */
@@ -360,16 +439,32 @@ void core__enqueue(sb_core_t *core, sb_conv_t *conv, sb_ms_t now)
 
     conv->state = SB_CONV_QUEUED;
     conv->agent = NULL;
-    cx->qnode.priority = conv->priority;
-    cx->qnode.arrival = conv->arrival;
-    cx->qnode.ticket = cx->ticket;
-    core__queue_insert(&ps->queue, &cx->qnode);
-    cx->queued_pool = conv->pool;
+    core__queue_put(core, conv);
     core__event(core, conv, SB_EV_QUEUED, -1, NULL, NULL, NULL, NULL, now);
     pos = core__queue_rank(&ps->queue, &cx->qnode);
     emit_queue(core, conv, (int)pos, core__eta_s(core, conv->pool, conv->media, pos), now);
     if (pos < core__queue_length(&ps->queue))
         core__mark_dirty(core, conv->pool);
+}
+
+/* Inserts conv into its pool's queue and its language's, keyed by front,
+ * priority, arrival and ticket. No history, no notice: see core__enqueue. */
+void core__queue_put(sb_core_t *core, sb_conv_t *conv)
+{
+    conv_ext_t *cx = core__cx(conv);
+    pool_state_t *ps = &core->pools[conv->pool];
+
+    cx->qnode.owner = cx->lnode.owner = cx;
+    cx->qnode.priority = conv->priority;
+    cx->qnode.arrival = conv->arrival;
+    cx->qnode.ticket = cx->ticket;
+    cx->lnode.front = cx->qnode.front;
+    cx->lnode.priority = cx->qnode.priority;
+    cx->lnode.arrival = cx->qnode.arrival;
+    cx->lnode.ticket = cx->qnode.ticket;
+    core__queue_insert(&ps->queue, &cx->qnode);
+    core__queue_insert(&ps->lqueue[conv->language], &cx->lnode);
+    cx->queued_pool = conv->pool;
 }
 
 void core__dequeue(sb_core_t *core, sb_conv_t *conv)
@@ -380,6 +475,7 @@ void core__dequeue(sb_core_t *core, sb_conv_t *conv)
     if (p < 0)
         return;
     core__queue_remove(&core->pools[p].queue, &cx->qnode);
+    core__queue_remove(&core->pools[p].lqueue[conv->language], &cx->lnode);
     cx->queued_pool = -1;
     if (core__queue_length(&core->pools[p].queue))
         core__mark_dirty(core, p);
@@ -515,7 +611,7 @@ void core__on_timer(sb_core_t *core, core_timer_t *t, sb_ms_t now)
     case CORE_T_WRAP: {
         agent_ext_t *a = t->owner;
         while (a->nwraps && a->wraps[0].at <= now) {
-            (*core__active(&a->pub, a->wraps[0].media))--;
+            core__slot_free(core, a, a->wraps[0].media);
             memmove(&a->wraps[0], &a->wraps[1], (a->nwraps - 1) * sizeof(*a->wraps));
             a->nwraps--;
         }

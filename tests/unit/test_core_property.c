@@ -187,6 +187,8 @@ static void check_invariants(sb_core_t *core)
             PCHECK(cx->queued_pool == c->pool);
             PCHECK(cx->qnode.queued);
             PCHECK(core__queue_rank(&core->pools[c->pool].queue, &cx->qnode) > 0);
+            PCHECK(cx->lnode.queued);
+            PCHECK(core__queue_rank(&core->pools[c->pool].lqueue[c->language], &cx->lnode) > 0);
             break;
         case SB_CONV_OFFERED:
             offers[c->pool]++;
@@ -217,6 +219,39 @@ static void check_invariants(sb_core_t *core)
         PCHECK(cq.count == core__queue_length(&core->pools[p].queue));
         in_queues += cq.count;
         PCHECK(offers[p] == core->pools[p].offers_pending);
+        /* the language queues split the pool's queue exactly, in order */
+        size_t split = 0;
+        for (size_t l = 0; l < cfg->nlanguages; l++) {
+            check_queue_t lq = { NULL, 0 };
+            core__queue_walk(&core->pools[p].lqueue[l], check_order, &lq);
+            PCHECK(lq.count == core__queue_length(&core->pools[p].lqueue[l]));
+            split += lq.count;
+        }
+        PCHECK(split == cq.count);
+        /* ready buckets: exactly the members online with a free slot that
+         * speak the language, each at its recorded position */
+        for (size_t l = 0; l < cfg->nlanguages; l++) {
+            const core_bucket_t *b = &core->pools[p].ready[l];
+            size_t expect = 0;
+            for (size_t i = 0; i < core->nagents; i++) {
+                const agent_ext_t *a = &core->agents[i];
+                const sb_agent_t *pa = &a->pub;
+                bool ready = pa->state == SB_AGENT_AVAILABLE && pa->connected &&
+                             (pa->active_chat < pa->cfg->cap_chat ||
+                              pa->active_voice < pa->cfg->cap_voice) &&
+                             pa->cfg->languages[l] > 0;
+                PCHECK(a->indexed == (pa->state == SB_AGENT_AVAILABLE && pa->connected &&
+                                      (pa->active_chat < pa->cfg->cap_chat ||
+                                       pa->active_voice < pa->cfg->cap_voice)));
+                for (size_t k = 0; k < pa->cfg->npools; k++)
+                    if (pa->cfg->pools[k] == (int)p && ready) {
+                        size_t pos = a->bucket_pos[k * cfg->nlanguages + l];
+                        PCHECK(pos < b->n && b->agents[pos] == (int)i);
+                        expect++;
+                    }
+            }
+            PCHECK(b->n == expect);
+        }
         PCHECK(online_chat[p] == core->pools[p].online_chat);
     }
     PCHECK(in_queues == queued);
