@@ -9,9 +9,11 @@
  * queue notices. Nothing here reads a clock or does I/O.
  */
 #include "internal.h"
+#include "switchboard/phrase.h"
 #include "template.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -431,6 +433,28 @@ fail:
     return NULL;
 }
 
+/*
+ * A configured phrase in a customer message (escalation.phrases, in the
+ * conversation's language) escalates it: hierarchical to the pool's
+ * escalate_to, functional to the rule's pool. The message that triggered it
+ * is already in the transcript the next agent receives. Nothing happens when
+ * there is nowhere to go or the escalation limit is reached.
+ */
+static void phrase_escalation(sb_core_t *core, sb_conv_t *conv, const char *text, sb_ms_t now)
+{
+    const char *matched = NULL;
+    char reason[160];
+    int r = sb_phrase_find(core->cfg, conv->language, text, &matched);
+    const sb_cfg_phrase_rule_t *rule;
+
+    if (r < 0)
+        return;
+    rule = &core->cfg->phrases[r];
+    snprintf(reason, sizeof(reason), "phrase: %s", matched);
+    sb_core_conv_escalate(core, conv, rule->kind,
+                          rule->kind == SB_ESC_FUNCTIONAL ? rule->to : -1, reason, now);
+}
+
 int sb_core_customer_message(sb_core_t *core, sb_conv_t *conv, const char *text,
                              sb_ms_t now, uint64_t *seq)
 {
@@ -443,6 +467,7 @@ int sb_core_customer_message(sb_core_t *core, sb_conv_t *conv, const char *text,
     core__act(core, SB_ACT_MESSAGE, conv, NULL)->index = conv->nmsgs - 1;
     if (seq)
         *seq = conv->last_seq;
+    phrase_escalation(core, conv, text, now);
     return SB_OK;
 }
 
