@@ -51,6 +51,16 @@ class TestFailure(AssertionError):
     pass
 
 
+class ConnectFailed(TestFailure):
+    """The WebSocket handshake failed. `status` is the HTTP status when the server
+    answered the upgrade with one, else None (connection refused or dropped)."""
+
+    def __init__(self, msg, cause):
+        super().__init__(msg)
+        self.cause = cause
+        self.status = getattr(cause, "status_code", None)
+
+
 def fail(msg):
     raise TestFailure(msg)
 
@@ -229,6 +239,7 @@ class Server:
         self._reader = None
         self.returncode = None
         self.stopped = False
+        self.exit_expected = False
 
     # -- lifecycle
 
@@ -274,8 +285,15 @@ class Server:
         return [m for m in SANITIZER_MARKS if m in text]
 
     def signal(self, sig):
+        if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
+            self.exit_expected = True
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
+
+    def died(self):
+        """The exit status when the process ended without being asked to, else None."""
+        rc = self.proc.poll() if self.proc else None
+        return None if rc is None or self.exit_expected else rc
 
     async def wait_exit(self, timeout=STOP_TIMEOUT):
         """Waits for the process to end; returns its exit code (kills it after timeout)."""
@@ -365,11 +383,20 @@ class Server:
         return c
 
 
+def describe_exit(rc):
+    if rc is not None and rc < 0:
+        try:
+            return "killed by signal %d (%s)" % (-rc, signal.Signals(-rc).name)
+        except ValueError:
+            return "killed by signal %d" % -rc
+    return "exit code %s" % rc
+
+
 def check_clean_exit(server, rc):
     """Exit code 0 and no sanitizer report in the log."""
     problems = []
     if rc != 0:
-        problems.append("exited with code %s (want 0)" % rc)
+        problems.append("ended with %s (want exit code 0)" % describe_exit(rc))
     marks = server.sanitizer_report()
     if marks:
         problems.append("sanitizer report in its log (%s)" % ", ".join(marks))
@@ -439,15 +466,23 @@ class Client:
         self.ws = None
         self.inbox = []
         self.history = []
+        self.arrived = []       # time.monotonic() of each frame in history
         self.closed = False
         self._cond = asyncio.Condition()
         self._task = None
 
     async def connect(self, headers=None, path=None):
-        self.ws = await websockets.connect(
-            self.server.url(path or self.path), extra_headers=headers,
-            max_size=None, max_queue=None, ping_interval=None, compression=None,
-            open_timeout=10, close_timeout=3)
+        url = self.server.url(path or self.path)
+        try:
+            self.ws = await websockets.connect(
+                url, extra_headers=headers, max_size=None, max_queue=None,
+                ping_interval=None, compression=None, open_timeout=10, close_timeout=3)
+        except (websockets.InvalidHandshake, OSError, asyncio.TimeoutError, EOFError) as e:
+            alive = self.server.proc.poll()
+            raise ConnectFailed("%s: cannot connect to %s: %s: %s%s"
+                                % (self.label, url, type(e).__name__, e,
+                                   "" if alive is None else " (the server has exited: %s)"
+                                   % describe_exit(alive)), e) from e
         _state.clients.append(self)
         self._task = asyncio.create_task(self._read())
         return self
@@ -467,6 +502,7 @@ class Client:
                 async with self._cond:
                     self.inbox.append(frame)
                     self.history.append(frame)
+                    self.arrived.append(time.monotonic())
                     self._cond.notify_all()
         except websockets.ConnectionClosed:
             pass
@@ -522,6 +558,13 @@ class Client:
     def received(self, type_=None, **match):
         """Every frame ever received that matches."""
         return [f for f in self.history if _matches(f, type_, match)]
+
+    def arrival(self, frame):
+        """time.monotonic() when `frame` (an object from history) arrived."""
+        for f, t in zip(self.history, self.arrived):
+            if f is frame:
+                return t
+        fail("%s: arrival of a frame it never received" % self.label)
 
     async def expect(self, type_, timeout=EXPECT_TIMEOUT, **match):
         """Waits for the first unconsumed frame of `type_` whose fields equal `match`
@@ -694,6 +737,10 @@ async def wait_until(pred, what, timeout=EXPECT_TIMEOUT, describe=None):
     clients' reader tasks fill in the background); fails naming `what`."""
     deadline = time.monotonic() + timeout
     while not pred():
+        for s in _state.servers:
+            rc = s.died()
+            if rc is not None:
+                fail("%s ended (%s) while waiting for %s" % (s.name, describe_exit(rc), what))
         if time.monotonic() > deadline:
             fail("timed out after %.1f s waiting for %s%s"
                  % (timeout, what, ("\n" + describe()) if describe else ""))

@@ -1,6 +1,8 @@
 """Agent endpoint (protocol.md section 4): auth/welcome, away until available,
 Bearer authentication, reconnecting desktops."""
 
+import json
+
 import harness
 from harness import check, start_server, base_config, agent_cfg
 
@@ -88,6 +90,24 @@ async def test_reconnecting_desktop_gets_its_conversations():
     s = await a2.message(cid, "still here")
     m = await c.expect("message", seq=s)
     check(m["text"] == "still here" and m["from"] == "agent", "customer got %s" % m)
+
+
+async def test_supervisor_monitor_stats():
+    srv = await start_server(cfg_with(
+        agent_cfg("alice", "tok-alice"),
+        agent_cfg("sam", "tok-sam", name="Sam", role="supervisor", pools=["frontline"])))
+    c = await srv.customer()
+    await c.hello()
+    await c.expect("queue", position=1)
+    sam = await srv.agent()
+    w = await sam.auth("tok-sam")
+    check(w["agent"].get("role") == "supervisor", "role %r" % w["agent"].get("role"))
+    await sam.send({"type": "monitor", "pools": ["frontline"]})
+    s1 = await sam.expect("stats", timeout=3)
+    s2 = await sam.expect("stats", timeout=3)
+    gap = sam.arrival(s2) - sam.arrival(s1)
+    check(gap <= 1.5, "stats %.2f s apart: want at least every second" % gap)
+    check("frontline" in json.dumps(s2), "stats do not mention the pool: %s" % s2)
 
 
 if __name__ == "__main__":

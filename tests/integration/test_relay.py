@@ -174,5 +174,19 @@ async def test_relay_bulk_interleaved_unicode():
         check(m.get("name") == "Alice" and m.get("from") == "agent", "customer got %s" % m)
 
 
+async def test_typing_both_ways():
+    srv = await start_server(cfg_with(agent_cfg("alice", "tok-alice", name="Alice")))
+    a, c, cid = await pair(srv)
+    await c.send({"type": "typing", "on": True})
+    t = await a.expect("typing")
+    check(t.get("on") is True and t.get("conversation_id") == cid,
+          "agent got typing %s: want on true for %s" % (t, cid))
+    await a.send({"type": "typing", "conversation_id": cid, "on": False})
+    t = await c.expect("typing")
+    check(t.get("on") is False, "customer got typing %s" % t)
+    s = await c.message("typing is not a message")
+    check(s == 1, "typing took a seq: first message seq %d" % s)
+
+
 if __name__ == "__main__":
     harness.run()
