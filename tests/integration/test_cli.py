@@ -70,14 +70,15 @@ async def test_check_good_file():
     check(code == 0, "--check -c GOOD exited %s; stderr:\n%s" % (code, err))
 
 
-async def test_check_sample_configuration():
-    """The sample configuration the project installs validates (when it exists)."""
-    sample = os.path.join(harness.SOURCE_DIR, "conf", "switchboard.conf")
-    if not (harness.SOURCE_DIR and os.path.exists(sample)):
-        print("  (no conf/switchboard.conf yet: skipped)")
-        return
-    code, out, err = run_cli("--check", "-c", sample, cwd=os.path.dirname(sample))
-    check(code == 0, "--check -c conf/switchboard.conf exited %s; stderr:\n%s" % (code, err))
+async def test_check_sample_configurations():
+    """The configurations the project ships validate (those that exist)."""
+    for name in ("switchboard.conf", "test.conf"):
+        sample = os.path.join(harness.SOURCE_DIR, "conf", name)
+        if not (harness.SOURCE_DIR and os.path.exists(sample)):
+            print("  (no conf/%s: skipped)" % name)
+            continue
+        code, out, err = run_cli("--check", "-c", sample, cwd=os.path.dirname(sample))
+        check(code == 0, "--check -c conf/%s exited %s; stderr:\n%s" % (name, code, err))
 
 
 BAD_FILES = [

@@ -16,14 +16,15 @@ async def test_max_wait_overflows():
     srv = await start_server(cfg)
     xavier = await srv.online_agent("tok-xavier")
     c = await srv.customer()
+    t0 = time.monotonic()             # before the hello: a lower bound of the wait
     w = await c.hello()
     cid = w["conversation_id"]
-    q = await c.expect("queue", pool="frontline")
+    await c.expect("queue", pool="frontline")
     t = await c.expect("transferring", timeout=8)
     check(t.get("to_pool") == "experts" and t.get("kind") == "functional",
           "overflow: transferring %s" % t)
-    waited = c.arrival(t) - c.arrival(q)
-    check(waited >= 0.8, "overflowed after %.2f s, before max_wait_s = 1" % waited)
+    waited = c.arrival(t) - t0
+    check(waited >= 0.95, "overflowed after %.2f s, before max_wait_s = 1" % waited)
     conv = await xavier.expect_assigned(cid)
     check(conv.get("pool") == "experts", "context pool %r" % conv.get("pool"))
     ev = [h.get("event") for h in conv.get("history") or []]
@@ -44,7 +45,7 @@ async def test_steps_relax_skill_levels():
     await c.expect("queue", position=1)
     conv = await bob.expect_assigned(w["conversation_id"], timeout=8)
     waited = time.monotonic() - t0
-    check(waited >= 0.8, "billing 3 agent got a billing 5 conversation after %.2f s, "
+    check(waited >= 0.95, "billing 3 agent got a billing 5 conversation after %.2f s, "
           "before the 1 s step" % waited)
     await c.expect("agent_joined", name="Bob")
     check(conv.get("topic") == "billing", "context topic %r" % conv.get("topic"))
@@ -62,14 +63,13 @@ async def test_wrap_up_delays_the_next_assignment():
     c2 = await srv.customer()
     w2 = await c2.hello()
     await c2.expect("queue", position=1)
+    t0 = time.monotonic()             # before the close: a lower bound of the wrap-up
     await alice.request_ok({"type": "close", "conversation_id": w1["conversation_id"]})
-    rel = await alice.expect("released", conversation_id=w1["conversation_id"])
+    await alice.expect("released", conversation_id=w1["conversation_id"])
     await alice.expect_none("assigned", within=1.0)
-    conv = await alice.expect_assigned(w2["conversation_id"], timeout=8)
-    a = alice.received("assigned")[-1]
-    waited = alice.arrival(a) - alice.arrival(rel)
-    check(waited >= 1.7, "next assignment %.2f s after the close, wrap_up_s = 2" % waited)
-    del conv
+    await alice.expect_assigned(w2["conversation_id"], timeout=8)
+    waited = alice.arrival(alice.received("assigned")[-1]) - t0
+    check(waited >= 1.95, "next assignment %.2f s after the close, wrap_up_s = 2" % waited)
 
 
 async def test_queue_updates_at_most_once_a_second():
