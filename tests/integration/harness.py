@@ -206,6 +206,7 @@ class _TestState:
     def __init__(self):
         self.servers = []
         self.clients = []
+        self.apis = []
 
 
 _state = _TestState()
@@ -376,6 +377,11 @@ class Server:
         await a.auth(token)
         await a.status("available")
         return a
+
+    async def connector(self, **kw):
+        c = Connector(self)
+        await c.connect(**kw)
+        return c
 
     async def online_customer(self, **hello):
         c = await self.customer()
@@ -748,6 +754,76 @@ async def wait_until(pred, what, timeout=EXPECT_TIMEOUT, describe=None):
 
 
 # --------------------------------------------------------------------------
+# a fake platform API (the send APIs outbound replies go to)
+
+class FakeApi:
+    """An HTTP server on a free loopback port that records every request and
+    answers 200 with `reply` (a dict, sent as JSON). Stopped when the test ends."""
+
+    def __init__(self, reply=None):
+        import http.server
+
+        self.requests = []          # dicts: method, path, headers (lowercase keys), body (bytes)
+        self.reply = reply if reply is not None else {"ok": True}
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                api.requests.append({"method": self.command, "path": self.path,
+                                     "headers": {k.lower(): v for k, v in self.headers.items()},
+                                     "body": body})
+                out = json.dumps(api.reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_POST = do_PUT = _any
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        _state.apis.append(self)
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    async def expect_request(self, pred, what, timeout=EXPECT_TIMEOUT):
+        """Waits for a recorded request for which pred(request) is true; returns it."""
+        found = []
+
+        def check_():
+            found[:] = [r for r in self.requests if pred(r)]
+            return bool(found)
+
+        await wait_until(check_, what, timeout,
+                         describe=lambda: "requests so far: %s" % [
+                             (r["method"], r["path"], r["body"][:200]) for r in self.requests])
+        return found[0]
+
+
+class Connector(Client):
+    """A social connector (protocol.md section 5)."""
+    path = "/v1/connector"
+    label = "connector"
+
+    async def auth(self, key):
+        await self.send({"type": "auth", "key": key})
+        w = await self.expect(("welcome", "error"))
+        check(w["type"] == "welcome", "connector auth: want welcome, got %s" % _short(w))
+        return w
+
+
+# --------------------------------------------------------------------------
 # SQLite file
 
 def db_dump(path):
@@ -798,6 +874,8 @@ async def _teardown(errors):
             await s.stop()
         except Exception as e:   # noqa: BLE001 - every problem is reported
             errors.append(e)
+    for api in st.apis:
+        await asyncio.to_thread(api.stop)
 
 
 async def _run_one(fn):
