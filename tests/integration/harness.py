@@ -10,6 +10,10 @@ functions and ends with `harness.run()`. For every test:
   * afterwards every client is closed and every server is stopped with SIGTERM;
     a non-zero exit or a sanitizer report in its log fails the test.
 
+Run one file by hand:
+    SB_BINARY=build/switchboard /usr/bin/python3 tests/integration/test_relay.py
+and only the tests whose name contains a word with SB_ONLY=word.
+
 Only the Python standard library and python3-websockets 10.4 (asyncio API).
 """
 

@@ -3,7 +3,6 @@ right code and the request's ref, the same socket stays usable, the process
 stays up; the exceptions close with 1009 (frame too large), 1008 (failed
 authentication, a flood of bad frames)."""
 
-import asyncio
 import json
 
 import websockets
