@@ -656,7 +656,8 @@ sb_platform_outcome_t sb_platform_read_response(sb_platform_t platform, int http
 
         fail(err, errlen, 0, "%s (error_code %d)",
              json_is_string(desc) ? json_string_value(desc) : "error", tg);
-        outcome = sb_platform_classify_status(tg >= 200 && tg <= 299 ? 500 : tg);
+        /* an ok:false that claims success is not something to retry forever */
+        outcome = sb_platform_classify_status(tg >= 200 && tg <= 299 ? 400 : tg);
         if (json_is_integer(after) && json_integer_value(after) > 0) {
             outcome = SB_PLATFORM_RETRY;
             if (retry_after_s)

@@ -36,7 +36,7 @@ static void test_hub_signature_rejects(void)
     /* missing / garbled headers */
     CHECK_EQ_INT(hub(GH_SECRET, GH_BODY, NULL), SB_EAUTH);
     CHECK_EQ_INT(hub(GH_SECRET, GH_BODY, ""), SB_EAUTH);
-    CHECK_EQ_INT(hub(GH_SECRET, GH_BODY, GH_SIG + 7), SB_EAUTH);      /* no prefix */
+    CHECK_EQ_INT(hub(GH_SECRET, GH_BODY, &GH_SIG[7]), SB_EAUTH);        /* no prefix */
     CHECK_EQ_INT(hub(GH_SECRET, GH_BODY, "sha1=757107ea0eb2509fc211221cce984b8a37570b6d"), SB_EAUTH);
     CHECK_EQ_INT(hub(GH_SECRET, GH_BODY,
                      "SHA256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"),

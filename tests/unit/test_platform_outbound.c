@@ -486,6 +486,10 @@ static void test_read_response(void)
                            "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: message text is empty\"}",
                            &id, &after, err), SB_PLATFORM_FAILED);
     CHECK(id == NULL);
+    CHECK_EQ_INT(read_text(SB_PLATFORM_TELEGRAM, 200, "{\"ok\":false,\"error_code\":200}",
+                           &id, &after, err), SB_PLATFORM_FAILED);
+    CHECK_EQ_INT(read_text(SB_PLATFORM_TELEGRAM, 502, "{\"ok\":false,\"error_code\":502,"
+                           "\"description\":\"Bad Gateway\"}", &id, &after, err), SB_PLATFORM_RETRY);
 }
 
 static void test_classify(void)
