@@ -53,13 +53,13 @@
     if (typeof v === 'object') return Object.entries(v).map(([k, x]) => `${k}: ${fmt(x)}`).join(' · ');
     return String(v);
   };
-  const human = k => String(k).replace(/_/g, ' ');
+  const human = k => String(k).replace(/_ms$/, ' (ms)').replace(/_s$/, ' (s)').replace(/_/g, ' ');
 
   function toast(text, kind = 'info') {
     const t = el('div', { class: 'toast ' + kind, role: kind === 'error' ? 'alert' : 'status' }, el('span', { text }));
     t.append(el('button', { type: 'button', class: 'x', 'aria-label': 'Dismiss', text: '×', onclick: () => t.remove() }));
     $('.toasts').append(t);
-    setTimeout(() => t.remove(), kind === 'error' ? 9000 : 5000);
+    setTimeout(() => t.remove(), kind === 'error' ? 8000 : 4000);
   }
 
   /* --- connection --------------------------------------------------------------- */
@@ -438,7 +438,7 @@
     const notes = (c.notes || []).slice().sort((a, x) => (a.ts || 0) - (x.ts || 0));
     let ni = 0;
     const noteEl = n => el('div', { class: 'item note' },
-      el('div', { class: 'who' }, `Internal note · ${n.agent || ''}`, el('time', { text: ' ' + time(n.ts) })),
+      el('div', { class: 'by' }, `Internal note · ${n.agent || ''}`, el('time', { text: ' ' + time(n.ts) })),
       el('div', { class: 'bubble', dir: 'auto', text: n.text }));
     for (const msg of c.msgs) {
       while (ni < notes.length && (notes[ni].ts || 0) < (msg.ts || 0)) log.append(noteEl(notes[ni++]));
@@ -458,7 +458,7 @@
   function msgEl(m) {
     const cls = m.from === 'customer' ? 'them' : m.from === 'system' ? 'sys' : 'mine ' + m.from;
     return el('div', { class: 'item msg ' + cls, 'data-seq': m.seq, 'data-from': m.from },
-      m.from !== 'system' ? el('div', { class: 'who', text: m.name || (m.from === 'customer' ? 'Customer' : m.agent || m.from) }) : null,
+      m.from !== 'system' ? el('div', { class: 'by', text: m.name || (m.from === 'customer' ? 'Customer' : m.agent || m.from) }) : null,
       el('div', { class: 'bubble', dir: 'auto', text: m.text }),
       el('div', { class: 'meta muted', text: `${time(m.ts)}${m.seq ? ` · #${m.seq}` : ''}` }));
   }
@@ -479,7 +479,7 @@
     dl($('.details'), [['conversation', x.id], ['channel', x.channel], ['media', x.media], ['state', x.state],
       ['language', x.language], ['topic', x.topic], ['pool', x.pool], ['agent', x.agent], ['priority', x.priority],
       ['skills', x.skills], ['escalations', x.escalations], ['started', dateTime(x.created_at)],
-      ['messages', x.transcript_total != null ? x.transcript_total : c.msgs.length]]);
+      ['messages', Math.max(x.transcript_total || 0, c.msgs.length ? c.msgs[c.msgs.length - 1].seq : 0)]]);
     dl($('.attributes'), Object.entries(x.attributes || {}));
     const notes = $('.notes');
     notes.textContent = '';
@@ -663,7 +663,9 @@
       const tb = el('tbody');
       for (const [k, v] of Object.entries(p || {})) {
         if (['id', 'pool', 'name'].includes(k) && v === name) continue;
-        tb.append(el('tr', null, el('th', { scope: 'row', text: human(k) }), el('td', { text: fmt(v) })));
+        const pct = /attainment/.test(k) && typeof v === 'number' && v >= 0 && v <= 1;
+        tb.append(el('tr', null, el('th', { scope: 'row', text: human(k) }),
+          el('td', { text: pct ? `${Math.round(v * 1000) / 10} %` : fmt(v) })));
       }
       box.append(el('table', { class: 'stat', 'data-pool': name }, el('caption', { text: name || 'All pools' }), tb));
     }
