@@ -128,6 +128,10 @@ static void hello(sb_session_t *s, webchat_t *wc, json_t *frame, const char *ref
         hello_resume(s, wc, resume, ref);
         return;
     }
+    if (!sb_hub_store_ok(hub)) {
+        sb_session_error(s, ref, "unavailable", "the store cannot write right now; try again");
+        return;
+    }
     memset(&spec, 0, sizeof(spec));
     spec.channel = "webchat";
     spec.media = SB_MEDIA_CHAT;
@@ -189,6 +193,10 @@ static void wc_frame(sb_session_t *s, json_t *frame, const char *type, const cha
         sb_session_error(s, ref, "conflict", "the conversation is closed");
         return;
     }
+    if (strcmp(type, "typing") != 0 && !sb_hub_store_ok(hub)) {
+        sb_session_error(s, ref, "unavailable", "the store cannot write right now; try again");
+        return;
+    }
 
     if (strcmp(type, "message") == 0) {
         const char *text = NULL;
@@ -212,11 +220,11 @@ static void wc_frame(sb_session_t *s, json_t *frame, const char *type, const cha
             return;
         }
         if (agent && agent->user && wc->conv->state == SB_CONV_ASSIGNED)
-            sb_session_send(agent->user, json_pack("{s:s,s:s,s:b,s:s}", "type", "typing",
-                                                   "conversation_id", wc->conv->id,
-                                                   "on", on, "from", "customer"));
+            sb_session_send_now(agent->user, json_pack("{s:s,s:s,s:b,s:s}", "type", "typing",
+                                                       "conversation_id", wc->conv->id,
+                                                       "on", on, "from", "customer"));
         if (ref)
-            sb_session_ok(s, ref, NULL);
+            sb_session_ok_now(s, ref, NULL);
     } else if (strcmp(type, "escalate") == 0) {
         const char *reason = NULL;
         if (sb_codec_str(frame, "reason", false, &reason, msg, sizeof(msg)) < 0) {
@@ -298,8 +306,8 @@ static void wc_typing(sb_hub_t *hub, sb_conv_t *conv, bool on)
 {
     (void)hub;
     if (conv->user)
-        sb_session_send(conv->user, json_pack("{s:s,s:b,s:s}", "type", "typing", "on", on,
-                                              "from", "agent"));
+        sb_session_send_now(conv->user, json_pack("{s:s,s:b,s:s}", "type", "typing", "on", on,
+                                                  "from", "agent"));
 }
 
 const sb_channel_methods_t sb_channel_webchat = {

@@ -61,11 +61,20 @@ void sb_session_set_data(sb_session_t *s, void *data);
  * Takes ownership of obj (a new reference). Never fails; a session whose
  * queue overflows is closed. */
 void sb_session_send(sb_session_t *s, json_t *obj);
-/* {"type":"ok","ref":ref, ...fields}; takes ownership of fields (may be NULL). */
+/* Like sb_session_send, for a frame that depends on no store write (a
+ * welcome, typing): it goes out with the turn even while the store is down
+ * and the turn's other frames are held. */
+void sb_session_send_now(sb_session_t *s, json_t *obj);
+/* {"type":"ok","ref":ref, ...fields}; takes ownership of fields (may be NULL).
+ * Held with the turn's writes; sb_session_ok_now for a request that wrote nothing. */
 void sb_session_ok(sb_session_t *s, const char *ref, json_t *fields);
+void sb_session_ok_now(sb_session_t *s, const char *ref, json_t *fields);
 /* {"type":"error","ref":ref,"code":code,"message":...}. */
 void sb_session_error(sb_session_t *s, const char *ref, const char *code,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* False while the store cannot write: endpoints refuse requests that need a
+ * write with "unavailable" before they change anything. */
+bool sb_hub_store_ok(const sb_hub_t *hub);
 /* Closes the session with a WebSocket close code after what is queued. */
 void sb_session_close(sb_session_t *s, int code, const char *reason);
 /* Counts a bad frame; past the configured rate the session is closed (1008). */

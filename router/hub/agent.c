@@ -78,7 +78,7 @@ static void sign_in(sb_session_t *s, agent_session_t *as, sb_agent_t *agent, con
         json_object_set_new(o, "ref", json_string(ref));
     json_object_set_new(o, "agent", sb_codec_agent(cfg, agent));
     json_object_set_new(o, "conversations", convs);
-    sb_session_send(s, o);
+    sb_session_send_now(s, o);
     sb_info("agent %s signed in", agent->cfg->id);
 }
 
@@ -170,6 +170,10 @@ static void conv_request(sb_session_t *s, sb_agent_t *agent, json_t *frame, cons
         sb_session_error(s, ref, "not_found", "no open conversation '%s'", id);
         return;
     }
+    if (strcmp(type, "typing") != 0 && !sb_hub_store_ok(hub)) {
+        sb_session_error(s, ref, "unavailable", "the store cannot write right now; try again");
+        return;
+    }
 
     if (strcmp(type, "message") == 0) {
         bool fallback = false;
@@ -259,7 +263,7 @@ static void conv_request(sb_session_t *s, sb_agent_t *agent, json_t *frame, cons
         if (ch && ch->typing)
             ch->typing(hub, conv, on);
         if (ref)
-            sb_session_ok(s, ref, NULL);
+            sb_session_ok_now(s, ref, NULL);
     }
 }
 

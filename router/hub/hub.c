@@ -65,6 +65,12 @@ void sb_hub_random_hex(char *out, size_t n)
 
 /* --- outbox and group commit ------------------------------------------ */
 
+static void store_result(sb_hub_t *hub, int rc)
+{
+    if (rc < 0)
+        hub->turn_failed = true;
+}
+
 static void flush_turn(lws_sorted_usec_list_t *sul);
 
 void hub__touch(sb_hub_t *hub)
@@ -87,8 +93,7 @@ static hub_frame_t *frame_new(const char *text, size_t len)
     return f;
 }
 
-static void outbox_push(sb_hub_t *hub, sb_session_t *s, hub_frame_t *f, bool ack,
-                        const char *ref)
+static void outbox_push(sb_hub_t *hub, sb_session_t *s, hub_frame_t *f, bool immediate)
 {
     hub_pending_t *p;
 
@@ -99,10 +104,7 @@ static void outbox_push(sb_hub_t *hub, sb_session_t *s, hub_frame_t *f, bool ack
     p = &hub->outbox[hub->noutbox++];
     p->session = s;
     p->frame = f;
-    p->ack = ack;
-    p->ref[0] = '\0';
-    if (ref)
-        snprintf(p->ref, sizeof(p->ref), "%s", ref);
+    p->immediate = immediate;
     hub__touch(hub);
 }
 
@@ -147,19 +149,37 @@ void sb_session_send(sb_session_t *s, json_t *obj)
 {
     if (!obj)
         return;
-    outbox_push(s->hub, s, frame_json(obj), false, NULL);
+    outbox_push(s->hub, s, frame_json(obj), false);
     json_decref(obj);
 }
 
-void sb_session_ok(sb_session_t *s, const char *ref, json_t *fields)
+void sb_session_send_now(sb_session_t *s, json_t *obj)
+{
+    if (!obj)
+        return;
+    outbox_push(s->hub, s, frame_json(obj), true);
+    json_decref(obj);
+}
+
+static void ok_frame(sb_session_t *s, const char *ref, json_t *fields, bool now)
 {
     json_t *o = fields ? fields : json_object();
 
     json_object_set_new(o, "type", json_string("ok"));
     if (ref)
         json_object_set_new(o, "ref", json_string(ref));
-    outbox_push(s->hub, s, frame_json(o), true, ref);
+    outbox_push(s->hub, s, frame_json(o), now);
     json_decref(o);
+}
+
+void sb_session_ok(sb_session_t *s, const char *ref, json_t *fields)
+{
+    ok_frame(s, ref, fields, false);
+}
+
+void sb_session_ok_now(sb_session_t *s, const char *ref, json_t *fields)
+{
+    ok_frame(s, ref, fields, true);
 }
 
 static json_t *error_object(const char *ref, const char *code, const char *message)
@@ -180,10 +200,19 @@ void sb_session_error(sb_session_t *s, const char *ref, const char *code,
     char msg[512];
     va_list ap;
 
+    json_t *o;
+
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    sb_session_send(s, error_object(ref, code, msg));
+    o = error_object(ref, code, msg);
+    outbox_push(s->hub, s, frame_json(o), true);
+    json_decref(o);
+}
+
+bool sb_hub_store_ok(const sb_hub_t *hub)
+{
+    return !hub->store_down;
 }
 
 void sb_session_close(sb_session_t *s, int code, const char *reason)
@@ -195,7 +224,7 @@ void sb_session_close(sb_session_t *s, int code, const char *reason)
         rlen = 120;
     f = frame_new(reason, rlen);    /* the reason travels in the payload */
     f->close_code = code;
-    outbox_push(s->hub, s, f, false, NULL);
+    outbox_push(s->hub, s, f, true);
 }
 
 void sb_session_bad_frame(sb_session_t *s)
@@ -209,13 +238,67 @@ void sb_session_bad_frame(sb_session_t *s)
     sb_session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many bad frames");
 }
 
-/* Runs at the end of a loop turn: one commit, then the frames go out. */
+static void conv_ids_add(hub_conv_id_t **arr, size_t *n, size_t *cap, const char *id)
+{
+    for (size_t i = *n; i > 0; i--)          /* recent ones first: cheap dedupe */
+        if (strcmp((*arr)[i - 1].id, id) == 0)
+            return;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *arr = sb_realloc(*arr, *cap * sizeof(**arr));
+    }
+    snprintf((*arr)[(*n)++].id, sizeof((*arr)[0].id), "%s", id);
+}
+
+/* Writes again everything of the conversations a failed turn touched, into
+ * the open transaction (appends are idempotent, the row is an upsert). A
+ * conversation closed since is gone from memory: its last writes are lost,
+ * which the log says. */
+static void repersist_dirty(sb_hub_t *hub)
+{
+    for (size_t i = 0; i < hub->ndirty; i++) {
+        sb_conv_t *c = sb_core_conv_find(hub->core, hub->dirty[i].id);
+        if (!c) {
+            sb_warn("store: conversation %s closed while the store was down; "
+                    "its last changes were not stored", hub->dirty[i].id);
+            continue;
+        }
+        store_result(hub, sb_store_save_conv(hub->store, c));
+        for (size_t j = 0; j < c->nmsgs; j++)
+            store_result(hub, sb_store_append_message(hub->store, c, &c->msgs[j]));
+        for (size_t j = 0; j < c->nnotes; j++)
+            store_result(hub, sb_store_append_note(hub->store, c, &c->notes[j]));
+        for (size_t j = 0; j < c->nhistory; j++)
+            store_result(hub, sb_store_append_event(hub->store, c, &c->history[j]));
+    }
+}
+
+static void heal_timer(lws_sorted_usec_list_t *sul);
+
+/*
+ * Runs at the end of a loop turn: one commit, then the turn's frames go out.
+ *
+ * When the commit fails, nothing that depended on it goes out: the turn's
+ * frames (replies, deliveries, notices) stay held in the outbox, its
+ * conversations are marked dirty, and the store is down. While it is down,
+ * requests that need a write are refused with "unavailable" before they
+ * change anything (sb_hub_store_ok), error frames still go out at once, and
+ * every flush (and a timer each second) writes the dirty conversations again
+ * first. The first commit that succeeds releases every held frame, in order.
+ */
 static void flush_turn(lws_sorted_usec_list_t *sul)
 {
     sb_hub_t *hub = lws_container_of(sul, sb_hub_t, sul_flush);
-    bool failed = hub->turn_failed;
+    bool failed;
+    size_t kept = 0;
 
     hub->flush_scheduled = false;
+    if (hub->store_down) {
+        store_result(hub, sb_store_begin(hub->store));
+        if (!hub->turn_failed)
+            repersist_dirty(hub);
+    }
+    failed = hub->turn_failed;
     if (!failed && hub->store->in_txn) {
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -226,19 +309,25 @@ static void flush_turn(lws_sorted_usec_list_t *sul)
         hub->m_commit_seconds += (double)(t1.tv_sec - t0.tv_sec) +
                                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     }
-    if (failed)
-        hub->m_commit_failures++;
+    hub->turn_failed = false;
     if (failed) {
+        hub->m_commit_failures++;
         sb_store_rollback(hub->store);
         if (!hub->store_down)
-            sb_error("store: writes are failing; requests that need them get "
-                     "'unavailable' until the store recovers");
+            sb_error("store: writes are failing; holding what was not stored, "
+                     "refusing new writes with 'unavailable' until the store recovers");
         hub->store_down = true;
+        for (size_t i = 0; i < hub->ntouched; i++)
+            conv_ids_add(&hub->dirty, &hub->ndirty, &hub->dirty_cap, hub->touched[i].id);
+        if (hub->ctx)
+            lws_sul_schedule(hub->ctx, 0, &hub->sul_heal, heal_timer, LWS_US_PER_SEC);
     } else if (hub->store_down) {
-        sb_info("store: writes succeed again");
+        sb_info("store: writes succeed again (%zu conversations written again)", hub->ndirty);
         hub->store_down = false;
+        hub->ndirty = 0;
+        lws_sul_cancel(&hub->sul_heal);
     }
-    hub->turn_failed = false;
+    hub->ntouched = 0;
 
     for (size_t i = 0; i < hub->noutbox; i++) {
         hub_pending_t *p = &hub->outbox[i];
@@ -246,18 +335,25 @@ static void flush_turn(lws_sorted_usec_list_t *sul)
             free(p->frame);
             continue;
         }
-        if (failed && p->ack) {
-            /* Not durable: the promise of "ok" cannot be given. */
-            json_t *e = error_object(p->ref, "unavailable",
-                                     "the store cannot write right now; try again");
-            free(p->frame);
-            p->frame = frame_json(e);
-            json_decref(e);
+        if (hub->store_down && !p->immediate) {
+            hub->outbox[kept++] = *p;    /* held until a commit succeeds */
+            continue;
         }
         session_enqueue(p->session, p->frame);
         hub->m_frames_out++;
     }
-    hub->noutbox = 0;
+    hub->noutbox = kept;
+}
+
+static void heal_timer(lws_sorted_usec_list_t *sul)
+{
+    sb_hub_t *hub = lws_container_of(sul, sb_hub_t, sul_heal);
+
+    if (!hub->store_down)
+        return;
+    if (hub->flush_scheduled)
+        lws_sul_cancel(&hub->sul_flush);
+    flush_turn(&hub->sul_flush);
 }
 
 /* --- the core's timer --------------------------------------------------- */
@@ -289,11 +385,6 @@ static void schedule_core_timer(sb_hub_t *hub)
 
 /* --- carrying out the core's actions ------------------------------------- */
 
-static void store_result(sb_hub_t *hub, int rc)
-{
-    if (rc < 0)
-        hub->turn_failed = true;
-}
 
 static void to_agent(sb_agent_t *agent, json_t *obj)
 {
@@ -323,6 +414,10 @@ void sb_hub_drain(sb_hub_t *hub)
         const sb_action_t *a = &acts[i];
         sb_conv_t *c = a->conv;
         json_t *o;
+
+        if (c && (a->kind == SB_ACT_CONV_SAVE || a->kind == SB_ACT_MESSAGE ||
+                  a->kind == SB_ACT_NOTE || a->kind == SB_ACT_EVENT))
+            conv_ids_add(&hub->touched, &hub->ntouched, &hub->touched_cap, c->id);
 
         switch (a->kind) {
         case SB_ACT_CONV_SAVE:
@@ -948,6 +1043,7 @@ void sb_hub_free(sb_hub_t *hub)
     if (hub->ctx) {
         struct lws_context *ctx = hub->ctx;
         lws_sul_cancel(&hub->sul_stats);
+        lws_sul_cancel(&hub->sul_heal);
         lws_sul_cancel(&hub->sul_core);
         lws_sul_cancel(&hub->sul_flush);
         hub->ctx = NULL;        /* closing sessions schedule nothing more */
@@ -956,6 +1052,8 @@ void sb_hub_free(sb_hub_t *hub)
     for (size_t i = 0; i < hub->noutbox; i++)
         free(hub->outbox[i].frame);
     free(hub->outbox);
+    free(hub->touched);
+    free(hub->dirty);
     for (size_t i = 0; i < 3; i++)
         free(hub->mount_origins[i]);
     free(hub);

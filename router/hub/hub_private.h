@@ -58,9 +58,12 @@ typedef struct hub_http {
 typedef struct hub_pending {
     sb_session_t *session;      /* NULL once the session went away */
     hub_frame_t *frame;
-    bool ack;                   /* an "ok" that promises durability */
-    char ref[65];
+    bool immediate;             /* an error: goes out even while writes are held */
 } hub_pending_t;
+
+typedef struct hub_conv_id {
+    char id[40];
+} hub_conv_id_t;
 
 struct sb_hub {
     const sb_config_t *cfg;
@@ -78,7 +81,12 @@ struct sb_hub {
     hub_pending_t *outbox;
     size_t noutbox, outbox_cap;
     bool turn_failed;           /* a store write of this turn failed */
-    bool store_down;            /* logged once until it recovers */
+    bool store_down;            /* since a commit failed, until one succeeds */
+    hub_conv_id_t *touched;     /* conversations written this turn */
+    size_t ntouched, touched_cap;
+    hub_conv_id_t *dirty;       /* written by failed turns: re-persisted on heal */
+    size_t ndirty, dirty_cap;
+    lws_sorted_usec_list_t sul_heal;
     lws_sorted_usec_list_t sul_flush;
     bool flush_scheduled;
 

@@ -173,7 +173,12 @@ typedef struct sqlite_store {
     int txn_err;                   /* first failed write of the open transaction */
     bool reopen;                   /* try a fresh connection before the next write */
     int last_rc;                   /* SQLite code of the last failure */
+    bool failing;                  /* failures since the last commit: logged once */
 } sqlite_store_t;
+
+/* Loud for the first failure after a success, quiet while it goes on. */
+#define failure_log(s, ...) \
+    sb_log((s)->failing ? SB_LOG_DEBUG : SB_LOG_ERROR, __VA_ARGS__)
 
 /* --- errors ---------------------------------------------------------------- */
 
@@ -224,8 +229,9 @@ static bool needs_reopen(int rc)
 static int report(sqlite_store_t *s, sqlite3 *db, int rc, const char *what)
 {
     s->last_rc = rc;
-    sb_error("store: %s: %s: %s (SQLite %d)", s->path, what,
-             db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+    failure_log(s, "store: %s: %s: %s (SQLite %d)", s->path, what,
+                db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+    s->failing = true;
     if (needs_reopen(rc) && !s->memory)
         s->reopen = true;
     return map_rc(rc);
@@ -236,7 +242,7 @@ static int write_failed(sqlite_store_t *s, int err)
 {
     if (s->in_txn && !s->txn_err) {
         s->txn_err = err;
-        sb_error("store: %s: the open transaction will be rolled back", s->path);
+        sb_debug("store: %s: the open transaction will be rolled back", s->path);
     }
     return err;
 }
@@ -638,7 +644,7 @@ static int sqlite_commit(void *impl)
     if (s->txn_err) {
         err = s->txn_err;
         rollback_now(s);
-        sb_error("store: %s: transaction rolled back after a failed write", s->path);
+        sb_debug("store: %s: transaction rolled back after a failed write", s->path);
         return err;
     }
     err = run_control(s, S_COMMIT, "commit");
@@ -647,6 +653,7 @@ static int sqlite_commit(void *impl)
         return err;
     }
     s->in_txn = false;
+    s->failing = false;
     return 0;
 }
 
