@@ -13,6 +13,7 @@
  *   agent    "a"                 -> "w"             (signed in)
  *   agent    "s"                 -> "o"             (available)
  *   customer "h"                 -> "w<id>", "j"    and to an agent "A<id>"
+ *                                   (no agent signed in: "w<id>" only, and it waits)
  *   customer "m<ref>|<text>"     -> "k<ref>|<seq>"  and to its agent "M<id>|<seq>|<text>"
  *   agent    "m<ref>|<id>|<text>"-> "k<ref>|<seq>"  and to the customer "M<id>|<seq>|<text>"
  *   anything else                -> "e<code>"
@@ -21,7 +22,9 @@
  * connection and written when lws says the socket is writable, as many per
  * WRITEABLE callback as the socket takes without choking.
  *
- * usage: bench_ceiling [--listen 127.0.0.1:0]   prints "listening on HOST:PORT"
+ * usage: bench_ceiling [--listen 127.0.0.1:0] [--rx-buffer BYTES]
+ *   prints "listening on HOST:PORT"; --rx-buffer is the protocol's
+ *   rx_buffer_size (default 4096, the hub's), which lws allocates per connection.
  */
 #include <libwebsockets.h>
 
@@ -186,10 +189,7 @@ static void on_frame(session_t *s, const unsigned char *p, size_t len)
         session_t *a;
         if (s->kind != S_NEW)
             break;
-        if (!(a = pick_agent())) {
-            queue_str(s, "eunavailable");
-            return;
-        }
+        a = pick_agent();       /* none: the customer waits, idle */
         s->kind = S_CUSTOMER;
         if (nconvs == convs_cap) {
             convs_cap = convs_cap ? convs_cap * 2 : 1024;
@@ -200,15 +200,21 @@ static void on_frame(session_t *s, const unsigned char *p, size_t len)
         s->conv = conv;
         snprintf(buf, sizeof(buf), "w%ld", conv);
         queue_str(s, buf);
-        queue_str(s, "j");
-        snprintf(buf, sizeof(buf), "A%ld", conv);
-        queue_str(a, buf);
+        if (a) {
+            queue_str(s, "j");
+            snprintf(buf, sizeof(buf), "A%ld", conv);
+            queue_str(a, buf);
+        }
         return;
     }
     case 'm':
         ref = p + 1;
         if (!(q = memchr(ref, '|', (size_t)(end - ref))))
             break;
+        if (s->kind == S_CUSTOMER && s->conv >= 0 && !convs[s->conv].agent) {
+            queue_str(s, "eunavailable");
+            return;
+        }
         if (s->kind == S_CUSTOMER && s->conv >= 0) {
             relay(s, &convs[s->conv], s->conv, ref, (size_t)(q - ref), q + 1,
                   (size_t)(end - q - 1));
@@ -318,8 +324,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     return 0;
 }
 
-static const struct lws_protocols protocols[] = {
-    { "ceiling", callback, sizeof(struct pss), MAX_FRAME, 0, NULL, 0 },
+/* rx_buffer_size is set in main (--rx-buffer): 4096 by default, like the hub,
+ * since lws allocates that much per connection at the upgrade. */
+static struct lws_protocols protocols[] = {
+    { "ceiling", callback, sizeof(struct pss), 4096, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -342,8 +350,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             listen = argv[++i];
+        } else if (strcmp(argv[i], "--rx-buffer") == 0 && i + 1 < argc) {
+            protocols[0].rx_buffer_size = (size_t)atol(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_ceiling [--listen 127.0.0.1:PORT]\n");
+            fprintf(stderr, "usage: bench_ceiling [--listen 127.0.0.1:PORT] [--rx-buffer BYTES]\n");
             return 2;
         }
     }
@@ -364,7 +374,6 @@ int main(int argc, char **argv)
     info.iface = host;
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
-    info.fd_limit_per_thread = 200000;
     info.timeout_secs = 30;
     if (!(ctx = lws_create_context(&info))) {
         fprintf(stderr, "ceiling: cannot listen on %s\n", listen);

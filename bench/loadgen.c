@@ -69,6 +69,7 @@ static struct {
     double duration, warmup, setup_timeout, drain_timeout;
     int server_pid;
     bool raw, idle, verbose;
+    const char *evlib;    /* "poll" (lws default), "ev" or "uv" */
     double hold, settle;
     char **src;           /* source addresses */
     int nsrc;
@@ -123,6 +124,25 @@ static double proc_cpu_s(int pid)
     if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Busy CPU seconds of the whole machine (every CPU, all but idle and
+ * iowait) from /proc/stat; -1 when unknown. Minus the router's and the
+ * generator's own, it tells whether something else ran during the run. */
+static double machine_busy_s(void)
+{
+    unsigned long long v[10] = { 0 };
+    FILE *f = fopen("/proc/stat", "r");
+    int n;
+
+    if (!f)
+        return -1;
+    n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+               &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 8)
+        return -1;
+    return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Router VmRSS in KiB from /proc/PID/status; -1 when unknown. */
@@ -299,7 +319,7 @@ static uint32_t conv_hash_cap;
 
 enum { PH_AGENTS, PH_CUSTOMERS, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_DONE };
 static int phase = PH_AGENTS;
-static bool finished, interrupted;
+static bool interrupted;
 static int64_t t_setup, t_traffic, t0, t1, t_drain;
 static int64_t sched_start;
 static uint64_t sched_k;        /* open loop: messages scheduled so far */
@@ -314,7 +334,7 @@ static struct {
     char err_code[MAX_ERROR_CODES][32];
     uint64_t err_count[MAX_ERROR_CODES];
     uint64_t notices, system_msgs;
-    double srv_cpu0, srv_cpu1, gen_cpu0, gen_cpu1;
+    double srv_cpu0, srv_cpu1, gen_cpu0, gen_cpu1, busy0, busy1;
     long rss_start, rss0, rss1;
 } st;
 
@@ -880,6 +900,16 @@ static void connect_more(void)
 
 static void report(void);
 
+/* Ends the process at once: with an event library lws_service() does not
+ * return, and the kernel closes every socket faster than a graceful close
+ * of thousands of them. */
+static void finish(int rc)
+{
+    fflush(stdout);
+    fflush(stderr);
+    _exit(rc);
+}
+
 static void begin_measure(int64_t now)
 {
     phase = PH_MEASURE;
@@ -888,6 +918,7 @@ static void begin_measure(int64_t now)
     st.srv_cpu0 = proc_cpu_s(opt.server_pid);
     st.rss0 = proc_rss_kb(opt.server_pid);
     st.gen_cpu0 = rusage_self_s();
+    st.busy0 = machine_busy_s();
 }
 
 static void end_measure(int64_t now)
@@ -898,6 +929,7 @@ static void end_measure(int64_t now)
     st.srv_cpu1 = proc_cpu_s(opt.server_pid);
     st.rss1 = proc_rss_kb(opt.server_pid);
     st.gen_cpu1 = rusage_self_s();
+    st.busy1 = machine_busy_s();
 }
 
 static void start_traffic(void)
@@ -937,6 +969,11 @@ static void tick(lws_sorted_usec_list_t *sul)
     double since_setup = (double)(now - t_setup) / 1e9;
 
     (void)sul;
+    if (interrupted && phase < PH_WARMUP) {
+        fprintf(stderr, "loadgen: interrupted during setup\n");
+        report();
+        finish(1);
+    }
     if (interrupted && phase < PH_DRAIN) {
         fprintf(stderr, "loadgen: interrupted\n");
         if (phase < PH_MEASURE)
@@ -967,14 +1004,16 @@ static void tick(lws_sorted_usec_list_t *sul)
                 }
             }
         }
-        if (phase <= PH_CUSTOMERS && since_setup > opt.setup_timeout) {
-            fprintf(stderr, "loadgen: setup timed out after %.0f s: %d/%d agents ready, "
+        /* Every connection tried, none in progress, some lost: it cannot finish. */
+        bool stuck = next_connect == (phase == PH_AGENTS ? opt.agents : nconns) &&
+                     connecting == 0 && st.conn_errors + st.closed > 0;
+        if (phase <= PH_CUSTOMERS && (since_setup > opt.setup_timeout || stuck)) {
+            fprintf(stderr, "loadgen: setup %s after %.0f s: %d/%d agents ready, "
                     "%d/%d customers welcomed, %d conversations ready\n",
-                    opt.setup_timeout, agents_ready, opt.agents, customers_welcomed,
+                    stuck ? "failed" : "timed out", since_setup, agents_ready, opt.agents, customers_welcomed,
                     opt.customers, convs_ready);
             report();
-            finished = true;
-            return;
+            finish(1);
         }
         break;
     case PH_WARMUP:
@@ -994,8 +1033,7 @@ static void tick(lws_sorted_usec_list_t *sul)
         if (opt.idle || all_quiet() || (double)(now - t_drain) / 1e9 >= opt.drain_timeout) {
             phase = PH_DONE;
             report();
-            finished = true;
-            return;
+            finish(0);
         }
         break;
     }
@@ -1125,6 +1163,8 @@ static void report(void)
     uint64_t gaps = 0, dups = 0, msgs = st.win_recv[0] + st.win_recv[1];
     uint64_t lost = st.sent > st.recv ? st.sent - st.recv : 0;
     uint64_t errors = st.errors + st.conn_errors + st.closed + st.gen_drops;
+    double other = st.busy0 >= 0 && st.busy1 >= 0 && srv_cpu >= 0
+                   ? st.busy1 - st.busy0 - srv_cpu - gen_cpu : -1;
     hist_t all;
     char codes[512] = "";
     size_t used = 0;
@@ -1190,16 +1230,18 @@ static void report(void)
     printf("generator            %.2f CPU s (%.0f%% of one core), %" PRIu64
            " sends more than 1 ms late, %" PRIu64 " notices\n", gen_cpu, gen_cpu / dur * 100,
            st.late_sends, st.notices + st.system_msgs);
+    printf("other processes      %.2f CPU s (%.0f%% of one core)%s\n", other, other / dur * 100,
+           other / dur > 0.10 ? ": the machine was not quiet, figures are disturbed" : "");
     printf("RESULT impl=%s mode=%s rate=%.0f conns=%d agents=%d size=%d duration_s=%.1f "
            "msgs=%" PRIu64 " msgs_per_s=%.0f cpu_s=%.3f msgs_per_cpu_s=%.0f p50_us=%.0f "
            "p99_us=%.0f p999_us=%.0f c2a_p99_us=%.0f a2c_p99_us=%.0f gaps=%" PRIu64
            " dups=%" PRIu64 " lost=%" PRIu64 " errors=%" PRIu64 " error_codes=%s rss_kb=%ld "
-           "rss_before_kb=%ld gen_cpu_s=%.3f gen_util=%.2f late_sends=%" PRIu64 "\n",
+           "rss_before_kb=%ld gen_cpu_s=%.3f gen_util=%.2f late_sends=%" PRIu64 " other_cpu_s=%.2f\n",
            opt.impl, opt.rate > 0 ? "open" : "closed", opt.rate, opt.customers, opt.agents,
            opt.size, dur, msgs, msgs / dur, srv_cpu, srv_cpu > 0 ? msgs / srv_cpu : 0,
            h_quantile_us(&all, .5), h_quantile_us(&all, .99), h_quantile_us(&all, .999),
            h_quantile_us(&st.lat[0], .99), h_quantile_us(&st.lat[1], .99), gaps, dups, lost,
-           errors, used ? codes : "none", st.rss1, st.rss0, gen_cpu, gen_cpu / dur, st.late_sends);
+           errors, used ? codes : "none", st.rss1, st.rss0, gen_cpu, gen_cpu / dur, st.late_sends, other);
     fflush(stdout);
 }
 
@@ -1306,6 +1348,7 @@ int main(int argc, char **argv)
         else if (ARG("--drain-timeout")) opt.drain_timeout = atof(v);
         else if (ARG("--customer-path")) opt.customer_path = v;
         else if (ARG("--agent-path")) opt.agent_path = v;
+        else if (ARG("--evlib")) opt.evlib = v;
         else if (strcmp(a, "--raw") == 0) opt.raw = true;
         else if (strcmp(a, "--idle") == 0) opt.idle = true;
         else if (strcmp(a, "--verbose") == 0) opt.verbose = true;
@@ -1368,6 +1411,12 @@ int main(int argc, char **argv)
     info.fd_limit_per_thread = (unsigned int)nconns + 256;
     info.timeout_secs = 60;
     info.connect_timeout_secs = 30;
+    if (opt.evlib && strcmp(opt.evlib, "ev") == 0)
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+    else if (opt.evlib && strcmp(opt.evlib, "uv") == 0)
+        info.options |= LWS_SERVER_OPTION_LIBUV;
+    else if (opt.evlib && strcmp(opt.evlib, "poll") != 0)
+        die("--evlib is poll, ev or uv");
     if (!(ctx = lws_create_context(&info)))
         die("cannot create the lws context");
 
@@ -1376,9 +1425,11 @@ int main(int argc, char **argv)
     fprintf(stderr, "loadgen: %s on %s:%d: %d agents, %d customers%s\n", opt.impl, opt.host,
             opt.port, opt.agents, opt.customers, opt.idle ? " (idle)" : "");
     lws_sul_schedule(ctx, 0, &sul_tick, tick, 1);
-    while (!finished)
+    for (;;)
         if (lws_service(ctx, 0) < 0)
             break;
-    lws_context_destroy(ctx);
-    return phase == PH_DONE ? 0 : 1;
+    fprintf(stderr, "loadgen: the event loop ended early\n");
+    report();
+    finish(1);
+    return 1;
 }
