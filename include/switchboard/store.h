@@ -100,6 +100,11 @@ typedef struct sb_store_methods {
     /* After a configuration reload: the new cfg (borrowed) replaces the old
      * one for resolving names. Cannot fail. */
     void (*set_config)(void *impl, const sb_config_t *cfg);
+    /* Retention: deletes up to limit closed conversations closed before
+     * `before` (ms), with everything of theirs, in a short transaction of
+     * its own (never inside begin/commit: SB_ECONFLICT). *deleted gets how
+     * many. 0 or SB_E*. */
+    int  (*purge_closed)(void *impl, sb_ms_t before, int limit, int *deleted);
 } sb_store_methods_t;
 
 struct sb_store {
@@ -129,6 +134,7 @@ int sb_store_load_messages(sb_store_t *st, const char *conv_id, uint64_t after_s
 int sb_store_load_conv(sb_store_t *st, const char *conv_id, sb_store_conv_cb cb, void *arg);
 int sb_store_load_open(sb_store_t *st, sb_store_conv_cb cb, void *arg);
 void sb_store_set_config(sb_store_t *st, const sb_config_t *cfg);
+int sb_store_purge_closed(sb_store_t *st, sb_ms_t before, int limit, int *deleted);
 
 /*
  * The SQLite engine's connection, for diagnostics and tests (PRAGMA queries);

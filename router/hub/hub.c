@@ -72,6 +72,7 @@ static void store_result(sb_hub_t *hub, int rc)
 }
 
 static void flush_turn(lws_sorted_usec_list_t *sul);
+static void retention_timer(lws_sorted_usec_list_t *sul);
 
 void hub__touch(sb_hub_t *hub)
 {
@@ -952,8 +953,36 @@ sb_hub_t *sb_hub_new(const sb_config_t *cfg, sb_core_t *core, sb_store_t *store)
         return NULL;
     }
     hub->vhost = lws_get_vhost_by_name(hub->ctx, "default");
+    if (cfg->store_retain_days > 0)
+        lws_sul_schedule(hub->ctx, 0, &hub->sul_retention, retention_timer,
+                         2 * LWS_US_PER_SEC);
     hub->port = hub->vhost ? lws_get_vhost_listen_port(hub->vhost) : cfg->listen_port;
     return hub;
+}
+
+/*
+ * Retention (store.retain_days): closed conversations older than that are
+ * deleted a small batch at a time, each batch a short transaction of its
+ * own between loop turns, so the hot path never waits for a long delete.
+ */
+#define RETENTION_BATCH 200
+
+static void retention_timer(lws_sorted_usec_list_t *sul)
+{
+    sb_hub_t *hub = lws_container_of(sul, sb_hub_t, sul_retention);
+    sb_ms_t before = sb_hub_now() - (sb_ms_t)hub->cfg->store_retain_days * 86400000;
+    lws_usec_t next = 60 * LWS_US_PER_SEC;
+    int deleted = 0, rc;
+
+    if (hub->cfg->store_retain_days <= 0 || !hub->ctx)
+        return;
+    rc = sb_store_purge_closed(hub->store, before, RETENTION_BATCH, &deleted);
+    if (rc == SB_ECONFLICT || (rc == 0 && deleted == RETENTION_BATCH))
+        next = 100 * 1000;          /* a turn was open, or more to delete */
+    if (deleted > 0)
+        sb_info("retention: deleted %d conversations closed more than %d days ago",
+                deleted, hub->cfg->store_retain_days);
+    lws_sul_schedule(hub->ctx, 0, &hub->sul_retention, retention_timer, next);
 }
 
 struct recover_state {
@@ -1044,6 +1073,7 @@ void sb_hub_free(sb_hub_t *hub)
         struct lws_context *ctx = hub->ctx;
         lws_sul_cancel(&hub->sul_stats);
         lws_sul_cancel(&hub->sul_heal);
+        lws_sul_cancel(&hub->sul_retention);
         lws_sul_cancel(&hub->sul_core);
         lws_sul_cancel(&hub->sul_flush);
         hub->ctx = NULL;        /* closing sessions schedule nothing more */

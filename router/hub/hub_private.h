@@ -87,6 +87,7 @@ struct sb_hub {
     hub_conv_id_t *dirty;       /* written by failed turns: re-persisted on heal */
     size_t ndirty, dirty_cap;
     lws_sorted_usec_list_t sul_heal;
+    lws_sorted_usec_list_t sul_retention;
     lws_sorted_usec_list_t sul_flush;
     bool flush_scheduled;
 

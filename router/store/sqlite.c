@@ -62,6 +62,8 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS conversations_state ON conversations(state);"
     "CREATE INDEX IF NOT EXISTS conversations_open"
     "  ON conversations(priority DESC, arrival, id) WHERE state <> 'closed';"
+    "CREATE INDEX IF NOT EXISTS conversations_closed"
+    "  ON conversations(closed_at) WHERE state = 'closed';"
     "CREATE TABLE IF NOT EXISTS messages ("
     "  conversation_id TEXT NOT NULL,"
     "  seq INTEGER NOT NULL,"
@@ -1292,6 +1294,67 @@ static int sqlite_load_open(void *impl, sb_store_conv_cb cb, void *arg)
     return err;
 }
 
+/*
+ * Retention: deletes up to `limit` closed conversations closed before
+ * `before`, with their messages, notes and events, in one short transaction
+ * of its own. SB_ECONFLICT inside another transaction.
+ */
+static int sqlite_purge_closed(void *impl, sb_ms_t before, int limit, int *deleted)
+{
+    static const char *const steps[] = {
+        "CREATE TEMP TABLE IF NOT EXISTS purge_ids (id TEXT PRIMARY KEY)",
+        "DELETE FROM temp.purge_ids",
+        NULL,   /* the selection, bound below */
+        "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM temp.purge_ids)",
+        "DELETE FROM notes WHERE conversation_id IN (SELECT id FROM temp.purge_ids)",
+        "DELETE FROM events WHERE conversation_id IN (SELECT id FROM temp.purge_ids)",
+        "DELETE FROM conversations WHERE id IN (SELECT id FROM temp.purge_ids)",
+    };
+    sqlite_store_t *s = impl;
+    sqlite3_stmt *q;
+    int rc, err;
+
+    *deleted = 0;
+    if (s->in_txn)
+        return SB_ECONFLICT;
+    if ((err = ensure_db(s)) != 0)
+        return err;
+    if ((rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+        return report(s, s->db, rc, "retention: begin");
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        if (steps[i]) {
+            rc = sqlite3_exec(s->db, steps[i], NULL, NULL, NULL);
+        } else {
+            rc = sqlite3_prepare_v2(s->db,
+                                    "INSERT INTO temp.purge_ids SELECT id FROM conversations "
+                                    "WHERE state = 'closed' AND closed_at < ?1 "
+                                    "ORDER BY closed_at LIMIT ?2", -1, &q, NULL);
+            if (rc == SQLITE_OK) {
+                sqlite3_bind_int64(q, 1, before);
+                sqlite3_bind_int(q, 2, limit);
+                rc = sqlite3_step(q);
+                if (rc == SQLITE_DONE)
+                    rc = SQLITE_OK;
+                sqlite3_finalize(q);
+            }
+        }
+        if (rc != SQLITE_OK) {
+            err = report(s, s->db, rc, "retention: deleting old conversations");
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return err;
+        }
+        if (i + 1 == sizeof(steps) / sizeof(steps[0]))
+            *deleted = sqlite3_changes(s->db);
+    }
+    if ((rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+        err = report(s, s->db, rc, "retention: commit");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        *deleted = 0;
+        return err;
+    }
+    return 0;
+}
+
 static void sqlite_set_config(void *impl, const sb_config_t *cfg)
 {
     ((sqlite_store_t *)impl)->cfg = cfg;
@@ -1319,4 +1382,5 @@ const sb_store_methods_t sb_store_sqlite = {
     .load_conv = sqlite_load_conv,
     .load_open = sqlite_load_open,
     .set_config = sqlite_set_config,
+    .purge_closed = sqlite_purge_closed,
 };

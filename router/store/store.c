@@ -139,3 +139,11 @@ void sb_store_set_config(sb_store_t *st, const sb_config_t *cfg)
     if (st && cfg)
         st->m->set_config(st->impl, cfg);
 }
+
+int sb_store_purge_closed(sb_store_t *st, sb_ms_t before, int limit, int *deleted)
+{
+    *deleted = 0;
+    if (st->in_txn)
+        return SB_ECONFLICT;
+    return st->m->purge_closed ? st->m->purge_closed(st->impl, before, limit, deleted) : 0;
+}
