@@ -71,6 +71,35 @@ static void attach(sb_session_t *s, webchat_t *wc, sb_conv_t *conv)
     wc->hello_done = true;
 }
 
+/* A resume of a conversation that is closed (no longer in memory): the
+ * token is checked against the stored hash, then the welcome says "closed"
+ * and every message after last_seq follows, read from the store. */
+struct closed_resume {
+    sb_session_t *s;
+    const char *token;
+    uint64_t last_seq;
+    bool found;
+};
+
+static int closed_resume_cb(void *arg, sb_conv_t *conv, const char *agent_id)
+{
+    struct closed_resume *cr = arg;
+    const sb_config_t *cfg = sb_hub_config(sb_session_hub(cr->s));
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+
+    (void)agent_id;
+    SHA256((const unsigned char *)cr->token, strlen(cr->token), hash);
+    if (conv->state != SB_CONV_CLOSED ||
+        CRYPTO_memcmp(hash, conv->token_sha256, sizeof(hash)) != 0)
+        return 0;
+    cr->found = true;
+    sb_session_send_now(cr->s, welcome(cfg, conv, cr->token, conv->last_seq));
+    for (size_t i = 0; i < conv->nmsgs; i++)
+        if (conv->msgs[i].seq > cr->last_seq)
+            sb_session_send_now(cr->s, sb_codec_message(conv, &conv->msgs[i]));
+    return 0;
+}
+
 static void hello_resume(sb_session_t *s, webchat_t *wc, json_t *resume, const char *ref)
 {
     sb_hub_t *hub = sb_session_hub(s);
@@ -95,6 +124,14 @@ static void hello_resume(sb_session_t *s, webchat_t *wc, json_t *resume, const c
         return;
     }
     conv = sb_core_conv_find(sb_hub_core(hub), id);
+    if (!conv && strlen(id) < sizeof(conv->id)) {
+        struct closed_resume cr = { s, token, (uint64_t)last_seq, false };
+        sb_store_load_conv(sb_hub_store(hub), id, closed_resume_cb, &cr);
+        if (cr.found) {
+            wc->hello_done = true;      /* nothing more to do on it but read */
+            return;
+        }
+    }
     SHA256((const unsigned char *)token, strlen(token), hash);
     if (!conv || CRYPTO_memcmp(hash, conv->token_sha256, sizeof(hash)) != 0) {
         /* One answer for both: the id alone reveals nothing. */

@@ -48,6 +48,8 @@ void sb_hub_free(sb_hub_t *hub);
 
 const sb_config_t *sb_hub_config(const sb_hub_t *hub);
 sb_core_t *sb_hub_core(sb_hub_t *hub);
+/* The store, for reads of what is no longer in memory (closed conversations). */
+sb_store_t *sb_hub_store(sb_hub_t *hub);
 /* Wall-clock now, read once per event by the hub. */
 sb_ms_t sb_hub_now(void);
 

@@ -37,6 +37,7 @@ sb_ms_t sb_hub_now(void)
 
 const sb_config_t *sb_hub_config(const sb_hub_t *hub) { return hub->cfg; }
 sb_core_t *sb_hub_core(sb_hub_t *hub) { return hub->core; }
+sb_store_t *sb_hub_store(sb_hub_t *hub) { return hub->store; }
 int sb_hub_port(const sb_hub_t *hub) { return hub->port; }
 sb_hub_t *sb_session_hub(const sb_session_t *s) { return s->hub; }
 sb_session_kind_t sb_session_kind(const sb_session_t *s) { return s->kind; }
