@@ -22,9 +22,10 @@
  * connection and written when lws says the socket is writable, as many per
  * WRITEABLE callback as the socket takes without choking.
  *
- * usage: bench_ceiling [--listen 127.0.0.1:0] [--rx-buffer BYTES]
+ * usage: bench_ceiling [--listen 127.0.0.1:0] [--rx-buffer BYTES] [--evlib poll|ev|uv]
  *   prints "listening on HOST:PORT"; --rx-buffer is the protocol's
- *   rx_buffer_size (default 4096, the hub's), which lws allocates per connection.
+ *   rx_buffer_size (default 4096, the hub's), which lws allocates per connection;
+ *   --evlib: lws' own poll() loop (default, as the hub) or libev / libuv (epoll).
  */
 #include <libwebsockets.h>
 
@@ -34,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_FRAME 65536
 
@@ -66,7 +68,6 @@ static conv_t *convs;
 static long nconvs, convs_cap;
 static session_t **agents;
 static size_t nagents, agents_cap, rr;
-static volatile sig_atomic_t stop;
 static struct lws_context *ctx;
 
 static void *xrealloc(void *p, size_t n)
@@ -331,18 +332,18 @@ static struct lws_protocols protocols[] = {
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
+/* Nothing to save: end at once (with an event library lws_service() may not
+ * return to look at a flag). */
 static void on_signal(int sig)
 {
     (void)sig;
-    stop = 1;
-    if (ctx)
-        lws_cancel_service(ctx);
+    _exit(0);
 }
 
 int main(int argc, char **argv)
 {
     struct lws_context_creation_info info;
-    const char *listen = "127.0.0.1:0";
+    const char *listen = "127.0.0.1:0", *evlib = "poll";
     static char host[64];
     char *colon;
     int port;
@@ -350,10 +351,13 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             listen = argv[++i];
+        } else if (strcmp(argv[i], "--evlib") == 0 && i + 1 < argc) {
+            evlib = argv[++i];
         } else if (strcmp(argv[i], "--rx-buffer") == 0 && i + 1 < argc) {
             protocols[0].rx_buffer_size = (size_t)atol(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_ceiling [--listen 127.0.0.1:PORT] [--rx-buffer BYTES]\n");
+            fprintf(stderr, "usage: bench_ceiling [--listen 127.0.0.1:PORT] [--rx-buffer BYTES] "
+                            "[--evlib poll|ev|uv]\n");
             return 2;
         }
     }
@@ -374,6 +378,14 @@ int main(int argc, char **argv)
     info.iface = host;
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (strcmp(evlib, "ev") == 0)
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+    else if (strcmp(evlib, "uv") == 0)
+        info.options |= LWS_SERVER_OPTION_LIBUV;
+    else if (strcmp(evlib, "poll") != 0) {
+        fprintf(stderr, "ceiling: --evlib is poll, ev or uv\n");
+        return 2;
+    }
     info.timeout_secs = 30;
     if (!(ctx = lws_create_context(&info))) {
         fprintf(stderr, "ceiling: cannot listen on %s\n", listen);
@@ -382,7 +394,7 @@ int main(int argc, char **argv)
     printf("listening on %s:%d\n", host,
            lws_get_vhost_listen_port(lws_get_vhost_by_name(ctx, "default")));
     fflush(stdout);
-    while (!stop)
+    for (;;)
         if (lws_service(ctx, 0) < 0)
             break;
     lws_context_destroy(ctx);

@@ -1270,6 +1270,8 @@ static void usage(void)
         "  --src-addrs A,B,...   source addresses, round robin (e.g. 127.0.0.2,127.0.0.3)\n"
         "  --connect-burst N     connections in progress at once (default 256)\n"
         "  --setup-timeout S     give up when setup takes longer (default 120)\n"
+        "  --drain-timeout S     after measuring, wait this long for messages in flight (5)\n"
+        "  --evlib poll|ev|uv    the generator's event loop: lws' poll() (default), libev, libuv\n"
         "  --customer-path P, --agent-path P   (default /v1/customer, /v1/agent)\n"
         "  --verbose\n");
     exit(2);
