@@ -255,7 +255,15 @@ try {
     customerCtx = await newBrowser('customer');
     cust = customerCtx.pages()[0] || await customerCtx.newPage();
     await cust.addInitScript(() => {
-      try { if (!sessionStorage.getItem('sb-test-hold')) return; } catch (e) { return; }   // about:blank
+      try { if (!sessionStorage.getItem('sb-test-hold')) throw 0; } catch (e) {
+        // Normal run: keep a hand on the page's sockets so a test can drop one.
+        const Native = window.WebSocket;
+        window.__sbSockets = [];
+        window.WebSocket = class extends Native {
+          constructor(...a) { super(...a); window.__sbSockets.push(this); }
+        };
+        return;
+      }
       window.__sbHeld = true;
       window.WebSocket = class { constructor() { this.readyState = 0; } send() {} close() {} };
     });
@@ -419,6 +427,38 @@ try {
     eq(seqs, Array.from({ length: seqs.length }, (_, i) => seqs[0] + i), 'seq gap in the customer transcript');
   });
 
+  await step('customer: a dropped socket reconnects by itself; nothing lost, nothing doubled', async () => {
+    const fromAgent = 'Refund approved on my side.';
+    const fromCustomer = 'Great, thank you!';
+    const n = await cust.evaluate(() => { const s = window.__sbSockets; s[s.length - 1].close(4000); return s.length; });
+    await cust.locator(W('textarea')).fill(fromCustomer);     // written while the socket is down
+    await cust.keyboard.press('Enter');
+    await desk.locator('.reply textarea').fill(fromAgent);
+    await desk.locator('.reply textarea').press('Enter');
+    await desk.locator('.transcript .msg.mine[data-seq]', { hasText: fromAgent }).waitFor();
+    await cust.locator(W('.msg.them .bubble'), { hasText: fromAgent }).waitFor();
+    await cust.locator(W('.msg.me[data-status="sent"] .bubble'), { hasText: fromCustomer }).waitFor();
+    await desk.locator('.transcript .msg.them .bubble', { hasText: fromCustomer }).waitFor();
+    assert(await cust.evaluate(k => window.__sbSockets.length > k, n), 'the widget did not open a new socket');
+    await cust.waitForTimeout(500);
+    const t = await transcript(cust);
+    checkNoDuplicates(t);
+    eq([t.filter(i => i.text === fromAgent).length, t.filter(i => i.text === fromCustomer).length], [1, 1], 'copies in the widget');
+    eq(await desk.locator('.transcript .msg .bubble', { hasText: fromCustomer }).count(), 1, 'copies on the desk');
+  });
+
+  await step('agent: a desk reload restores the conversation from welcome.conversations', async () => {
+    await desk.reload();
+    await desk.locator('#app').waitFor({ state: 'visible' });
+    await desk.waitForFunction(() => document.querySelector('#status').getAttribute('aria-checked') === 'true');
+    await desk.locator('.conv-item').first().waitFor();
+    if (await desk.locator('.conv').isHidden()) await desk.locator('.conv-item').first().click();
+    for (const text of [TEXT1, REPLY1, AWAY]) await desk.locator('.transcript .msg .bubble', { hasText: text }).waitFor();
+    const seqs = await desk.locator('.transcript .msg[data-seq]').evaluateAll(es => es.map(e => Number(e.dataset.seq)));
+    eq(seqs, [...new Set(seqs)].sort((a, b) => a - b), 'desk transcript seqs after the reload');
+    await desk.locator('.notes li', { hasText: 'INV-1042' }).waitFor();
+  });
+
   await step('screenshot: agent desk', async () => {
     await desk.locator('.transcript .msg', { hasText: AWAY }).waitFor();
     await desk.evaluate(() => document.querySelectorAll('.toast').forEach(t => t.remove()));
@@ -535,6 +575,24 @@ try {
     await cust.locator(W('.note.closed')).waitFor();
     await cust.locator(W('.newchat')).waitFor({ state: 'visible' });
     assert(await cust.locator(W('.composer')).isHidden(), 'composer still shown after close');
+  });
+
+  await step('customer: a new chat, then a resume the router refuses (unauthorized) starts fresh', async () => {
+    await cust.locator(W('.newchat')).click();
+    eq(await cust.locator(W('.items > *')).count(), 0, 'transcript after "Start a new chat"');
+    await cust.locator(W('textarea')).fill('A second question, about shipping.');
+    await cust.keyboard.press('Enter');
+    await cust.locator(W('.msg.me[data-status="sent"]')).waitFor();
+    await cust.evaluate(() => {
+      const k = Object.keys(sessionStorage).find(x => x.startsWith('switchboard:'));
+      const st = JSON.parse(sessionStorage.getItem(k));
+      st.token = '0'.repeat(64);
+      sessionStorage.setItem(k, JSON.stringify(st));
+    });
+    await cust.reload();
+    await cust.locator(W('.note.ended')).waitFor();
+    eq(await cust.locator(W('.msg')).count(), 0, 'messages left after starting fresh');
+    assert(await cust.locator(W('.composer')).isVisible(), 'composer hidden after starting fresh');
   });
 
   await step('no uncaught JavaScript errors in any page', async () => {
