@@ -67,6 +67,32 @@ typedef int (*sb_store_message_cb)(void *arg, const sb_message_t *msg);
  */
 typedef int (*sb_store_conv_cb)(void *arg, sb_conv_t *conv, const char *agent_id);
 
+/*
+ * One message in the durable outbox of the channel adapters: stored before
+ * it is sent, then updated as the platform answers and reports delivery.
+ * Strings are borrowed (by the store while writing; by the callback while it
+ * runs when reading). States, in order: pending, sent, delivered, read;
+ * failed and expired end it.
+ */
+typedef struct sb_outbox_row {
+    int64_t id;                 /* > 0, chosen by the caller (never reused) */
+    const char *channel;        /* "whatsapp", "telegram", "voice", "line" ... */
+    const char *conversation_id;
+    uint64_t seq;               /* the transcript seq, 0 for a notice */
+    int part;                   /* piece of a message split for the platform's limit */
+    const char *kind;           /* "message", or "call" (a voice callback) */
+    const char *contact_id;
+    const char *text;
+    const char *state;
+    int attempts;
+    sb_ms_t next_attempt_at, created_at, updated_at;
+    const char *platform_id;    /* the platform's id of the sent message, or NULL */
+    const char *error;          /* the last failure, or NULL */
+} sb_outbox_row_t;
+
+/* Called once per row by outbox_load and outbox_mark; 0 to go on. */
+typedef int (*sb_store_outbox_cb)(void *arg, const sb_outbox_row_t *row);
+
 typedef struct sb_store_methods {
     const char *name;                      /* "sqlite" */
     /* Opens the engine's state for cfg into *impl. 0 or SB_E*. cfg is
@@ -105,6 +131,40 @@ typedef struct sb_store_methods {
      * its own (never inside begin/commit: SB_ECONFLICT). *deleted gets how
      * many. 0 or SB_E*. */
     int  (*purge_closed)(void *impl, sb_ms_t before, int limit, int *deleted);
+
+    /* --- added with the channel adapters (docs/channels.md) -------------- */
+
+    /* Inserts an outbox row (every field); a row with that id already there
+     * is left as it is (the write is idempotent). */
+    int  (*outbox_put)(void *impl, const sb_outbox_row_t *row);
+    /* Updates row->id's state, attempts, next_attempt_at, updated_at,
+     * platform_id and error. 0 also when there is no such row. */
+    int  (*outbox_update)(void *impl, const sb_outbox_row_t *row);
+    /* Every pending row, in id order. 0 or SB_E*, or the callback's value;
+     * on an SB_E* failure the callback has not been called. */
+    int  (*outbox_load)(void *impl, sb_store_outbox_cb cb, void *arg);
+    /* The largest id ever used (0 for none), into *id. */
+    int  (*outbox_max_id)(void *impl, int64_t *id);
+    /* A platform's delivery report: the rows of channel whose platform_id is
+     * platform_id (or, platform_id NULL, every row already sent to contact_id
+     * created at or before upto: Messenger's watermarks) move forward to
+     * state ("sent" < "delivered" < "read"; "failed" only from pending or
+     * sent), with error when given. cb (may be NULL) gets each row that
+     * changed, after the change. 0 or SB_E*, or the callback's value. */
+    int  (*outbox_mark)(void *impl, const char *channel, const char *platform_id,
+                        const char *contact_id, sb_ms_t upto, const char *state,
+                        const char *error, sb_ms_t now, sb_store_outbox_cb cb, void *arg);
+    /* Inbound deduplication: what (channel, external_id) became, the first
+     * time it came. SB_ENOTFOUND when it never came. conv_id gets < 40 bytes. */
+    int  (*inbound_get)(void *impl, const char *channel, const char *external_id,
+                        char conv_id[40], uint64_t *seq);
+    /* Records it; the first record of a (channel, external_id) wins. */
+    int  (*inbound_put)(void *impl, const char *channel, const char *external_id,
+                        const char *conv_id, uint64_t seq, sb_ms_t ts);
+    /* The newest conversation of channel with customer contact that is not
+     * closed, into conv_id; SB_ENOTFOUND when there is none. */
+    int  (*find_open_conv)(void *impl, const char *channel, const char *contact,
+                           char conv_id[40]);
 } sb_store_methods_t;
 
 struct sb_store {
@@ -135,6 +195,21 @@ int sb_store_load_conv(sb_store_t *st, const char *conv_id, sb_store_conv_cb cb,
 int sb_store_load_open(sb_store_t *st, sb_store_conv_cb cb, void *arg);
 void sb_store_set_config(sb_store_t *st, const sb_config_t *cfg);
 int sb_store_purge_closed(sb_store_t *st, sb_ms_t before, int limit, int *deleted);
+
+/* The channel adapters' outbox and inbound deduplication (methods above). */
+int sb_store_outbox_put(sb_store_t *st, const sb_outbox_row_t *row);
+int sb_store_outbox_update(sb_store_t *st, const sb_outbox_row_t *row);
+int sb_store_outbox_load(sb_store_t *st, sb_store_outbox_cb cb, void *arg);
+int sb_store_outbox_max_id(sb_store_t *st, int64_t *id);
+int sb_store_outbox_mark(sb_store_t *st, const char *channel, const char *platform_id,
+                         const char *contact_id, sb_ms_t upto, const char *state,
+                         const char *error, sb_ms_t now, sb_store_outbox_cb cb, void *arg);
+int sb_store_inbound_get(sb_store_t *st, const char *channel, const char *external_id,
+                         char conv_id[40], uint64_t *seq);
+int sb_store_inbound_put(sb_store_t *st, const char *channel, const char *external_id,
+                         const char *conv_id, uint64_t seq, sb_ms_t ts);
+int sb_store_find_open_conv(sb_store_t *st, const char *channel, const char *contact,
+                            char conv_id[40]);
 
 /*
  * The SQLite engine's connection, for diagnostics and tests (PRAGMA queries);

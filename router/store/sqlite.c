@@ -29,7 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 100
 
 static const char schema_sql[] =
@@ -96,6 +96,43 @@ static const char schema_sql[] =
     "  PRIMARY KEY (conversation_id, n)"
     ") WITHOUT ROWID;";
 
+/* Version 2: the channel adapters' outbox and inbound deduplication, and
+ * the lookup of a contact's open conversation. */
+static const char schema_v2_sql[] =
+    "CREATE TABLE IF NOT EXISTS outbox ("
+    "  id INTEGER PRIMARY KEY NOT NULL,"    /* chosen by the hub, never reused */
+    "  channel TEXT NOT NULL,"
+    "  conversation_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL DEFAULT 0,"     /* transcript seq, 0 for a notice */
+    "  part INTEGER NOT NULL DEFAULT 0,"
+    "  kind TEXT NOT NULL DEFAULT 'message'," /* message | call */
+    "  contact_id TEXT NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"                /* pending sent delivered read failed expired */
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  platform_id TEXT,"
+    "  error TEXT"
+    ");"
+    "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(id) WHERE state = 'pending';"
+    "CREATE INDEX IF NOT EXISTS outbox_platform ON outbox(channel, platform_id)"
+    "  WHERE platform_id IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS outbox_contact ON outbox(channel, contact_id, created_at);"
+    "CREATE INDEX IF NOT EXISTS outbox_conversation ON outbox(conversation_id);"
+    "CREATE TABLE IF NOT EXISTS inbound ("
+    "  channel TEXT NOT NULL,"
+    "  external_id TEXT NOT NULL,"
+    "  conversation_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  ts INTEGER NOT NULL,"
+    "  PRIMARY KEY (channel, external_id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS inbound_conversation ON inbound(conversation_id);"
+    "CREATE INDEX IF NOT EXISTS conversations_contact"
+    "  ON conversations(channel, customer_contact) WHERE state <> 'closed';";
+
 /* The conversations columns, in the order of every statement below. */
 #define CONV_COLUMNS \
     "id, channel, media, state, language, topic, pool, agent_id, skills, relaxed, " \
@@ -109,11 +146,22 @@ enum {
     C_ESCALATIONS, C_BOT_FALLBACKS, C_LAST_SEQ, C_CLOSED_AT, C__COUNT
 };
 
+/* The outbox columns, in the order of sb_outbox_row_t. */
+#define OUTBOX_COLUMNS \
+    "id, channel, conversation_id, seq, part, kind, contact_id, text, state, attempts, " \
+    "next_attempt_at, created_at, updated_at, platform_id, error"
+/* Where a row's state stands: pending 0, sent 1, delivered 2, read 3, ended 9. */
+#define OUTBOX_RANK \
+    "(CASE state WHEN 'pending' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 " \
+    "WHEN 'read' THEN 3 ELSE 9 END)"
+
 /* Statements prepared once per connection. */
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
     S_SAVE_CONV, S_APPEND_MESSAGE, S_APPEND_NOTE, S_APPEND_EVENT,
     S_CONV, S_MESSAGES, S_NOTES, S_EVENTS, S_OPEN_IDS,
+    S_OUTBOX_PUT, S_OUTBOX_UPDATE, S_OUTBOX_LOAD, S_OUTBOX_MAX, S_OUTBOX_MARK_ID,
+    S_OUTBOX_MARK_CONTACT, S_INBOUND_GET, S_INBOUND_PUT, S_FIND_OPEN,
     S__COUNT
 };
 
@@ -162,6 +210,32 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_OPEN_IDS] =
         "SELECT id FROM conversations WHERE state <> 'closed' "
         "ORDER BY priority DESC, arrival, id",
+    [S_OUTBOX_PUT] =
+        "INSERT OR IGNORE INTO outbox (" OUTBOX_COLUMNS ") VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    [S_OUTBOX_UPDATE] =
+        "UPDATE outbox SET state = ?2, attempts = ?3, next_attempt_at = ?4, "
+        "updated_at = ?5, platform_id = ?6, error = ?7 WHERE id = ?1",
+    [S_OUTBOX_LOAD] =
+        "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state = 'pending' ORDER BY id",
+    [S_OUTBOX_MAX] = "SELECT COALESCE(MAX(id), 0) FROM outbox",
+    [S_OUTBOX_MARK_ID] =
+        "UPDATE outbox SET state = ?1, error = COALESCE(?2, error), updated_at = ?3 "
+        "WHERE channel = ?4 AND platform_id = ?5 AND " OUTBOX_RANK " < ?6 "
+        "RETURNING " OUTBOX_COLUMNS,
+    [S_OUTBOX_MARK_CONTACT] =
+        "UPDATE outbox SET state = ?1, error = COALESCE(?2, error), updated_at = ?3 "
+        "WHERE channel = ?4 AND contact_id = ?5 AND created_at <= ?7 "
+        "AND state <> 'pending' AND " OUTBOX_RANK " < ?6 "
+        "RETURNING " OUTBOX_COLUMNS,
+    [S_INBOUND_GET] =
+        "SELECT conversation_id, seq FROM inbound WHERE channel = ?1 AND external_id = ?2",
+    [S_INBOUND_PUT] =
+        "INSERT OR IGNORE INTO inbound (channel, external_id, conversation_id, seq, ts) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_FIND_OPEN] =
+        "SELECT id FROM conversations WHERE channel = ?1 AND customer_contact = ?2 "
+        "AND state <> 'closed' ORDER BY created_at DESC, id LIMIT 1",
 };
 
 typedef struct sqlite_store {
@@ -373,11 +447,13 @@ static int setup_schema(sqlite_store_t *s, sqlite3 *db)
                  s->path, version, SCHEMA_VERSION);
         return SB_EIO;
     }
-    /* version 0: a new database. (Migrations from older versions go here.) */
+    /* version 0: a new database; version 1: add what version 2 added. */
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
     rc = exec_sql(db, "BEGIN IMMEDIATE");
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK && version == 0)
         rc = exec_sql(db, schema_sql);
+    if (rc == SQLITE_OK)
+        rc = exec_sql(db, schema_v2_sql);
     if (rc == SQLITE_OK)
         rc = exec_sql(db, sql);
     if (rc == SQLITE_OK)
@@ -1308,6 +1384,8 @@ static int sqlite_purge_closed(void *impl, sb_ms_t before, int limit, int *delet
         "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM temp.purge_ids)",
         "DELETE FROM notes WHERE conversation_id IN (SELECT id FROM temp.purge_ids)",
         "DELETE FROM events WHERE conversation_id IN (SELECT id FROM temp.purge_ids)",
+        "DELETE FROM outbox WHERE conversation_id IN (SELECT id FROM temp.purge_ids)",
+        "DELETE FROM inbound WHERE conversation_id IN (SELECT id FROM temp.purge_ids)",
         "DELETE FROM conversations WHERE id IN (SELECT id FROM temp.purge_ids)",
     };
     sqlite_store_t *s = impl;
@@ -1355,6 +1433,271 @@ static int sqlite_purge_closed(void *impl, sb_ms_t before, int limit, int *delet
     return 0;
 }
 
+/* --- the channel adapters' outbox and inbound deduplication --------------- */
+
+static void bind_outbox(sqlite3_stmt *q, const sb_outbox_row_t *r)
+{
+    sqlite3_bind_int64(q, 1, r->id);
+    bind_text(q, 2, r->channel);
+    bind_text(q, 3, r->conversation_id);
+    sqlite3_bind_int64(q, 4, (sqlite3_int64)r->seq);
+    sqlite3_bind_int(q, 5, r->part);
+    bind_text(q, 6, r->kind ? r->kind : "message");
+    bind_text(q, 7, r->contact_id);
+    bind_text(q, 8, r->text);
+    bind_text(q, 9, r->state);
+    sqlite3_bind_int(q, 10, r->attempts);
+    sqlite3_bind_int64(q, 11, r->next_attempt_at);
+    sqlite3_bind_int64(q, 12, r->created_at);
+    sqlite3_bind_int64(q, 13, r->updated_at);
+    bind_text(q, 14, r->platform_id);
+    bind_text(q, 15, r->error);
+}
+
+static int sqlite_outbox_put(void *impl, const sb_outbox_row_t *r)
+{
+    sqlite_store_t *s = impl;
+    sqlite3_stmt *q;
+    int err;
+
+    if ((err = write_enter(s)) != 0)
+        return err;
+    q = s->stmt[S_OUTBOX_PUT];
+    bind_outbox(q, r);
+    return run_write(s, q, "storing an outbox message");
+}
+
+static int sqlite_outbox_update(void *impl, const sb_outbox_row_t *r)
+{
+    sqlite_store_t *s = impl;
+    sqlite3_stmt *q;
+    int err;
+
+    if ((err = write_enter(s)) != 0)
+        return err;
+    q = s->stmt[S_OUTBOX_UPDATE];
+    sqlite3_bind_int64(q, 1, r->id);
+    bind_text(q, 2, r->state);
+    sqlite3_bind_int(q, 3, r->attempts);
+    sqlite3_bind_int64(q, 4, r->next_attempt_at);
+    sqlite3_bind_int64(q, 5, r->updated_at);
+    bind_text(q, 6, r->platform_id);
+    bind_text(q, 7, r->error);
+    return run_write(s, q, "updating an outbox message");
+}
+
+/* Rows read back: the strings owned here (the row struct borrows them). */
+typedef struct outbox_rows {
+    sb_outbox_row_t *rows;
+    size_t n, cap;
+} outbox_rows_t;
+
+static const char *col_text(sqlite3_stmt *q, int i)
+{
+    return (const char *)sqlite3_column_text(q, i);
+}
+
+static void outbox_rows_add(outbox_rows_t *v, sqlite3_stmt *q)
+{
+    sb_outbox_row_t *r;
+
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 16;
+        v->rows = sb_realloc(v->rows, v->cap * sizeof(*v->rows));
+    }
+    r = &v->rows[v->n++];
+    r->id = sqlite3_column_int64(q, 0);
+    r->channel = sb_strdup(col_text(q, 1));
+    r->conversation_id = sb_strdup(col_text(q, 2));
+    r->seq = (uint64_t)sqlite3_column_int64(q, 3);
+    r->part = sqlite3_column_int(q, 4);
+    r->kind = sb_strdup(col_text(q, 5));
+    r->contact_id = sb_strdup(col_text(q, 6));
+    r->text = sb_strdup(col_text(q, 7));
+    r->state = sb_strdup(col_text(q, 8));
+    r->attempts = sqlite3_column_int(q, 9);
+    r->next_attempt_at = sqlite3_column_int64(q, 10);
+    r->created_at = sqlite3_column_int64(q, 11);
+    r->updated_at = sqlite3_column_int64(q, 12);
+    r->platform_id = sb_strdup(col_text(q, 13));
+    r->error = sb_strdup(col_text(q, 14));
+}
+
+static void outbox_rows_free(outbox_rows_t *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        sb_outbox_row_t *r = &v->rows[i];
+        free((char *)r->channel);
+        free((char *)r->conversation_id);
+        free((char *)r->kind);
+        free((char *)r->contact_id);
+        free((char *)r->text);
+        free((char *)r->state);
+        free((char *)r->platform_id);
+        free((char *)r->error);
+    }
+    free(v->rows);
+}
+
+/* Steps q to its end collecting rows; then hands them to cb (which may use
+ * the store again). 0, SB_E*, or cb's value. */
+static int outbox_collect(sqlite_store_t *s, sqlite3_stmt *q, const char *what, bool write,
+                          sb_store_outbox_cb cb, void *arg)
+{
+    outbox_rows_t v = { NULL, 0, 0 };
+    int rc, err = 0;
+
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        outbox_rows_add(&v, q);
+    if (rc != SQLITE_DONE) {
+        err = report(s, s->db, rc, what);
+        if (write)
+            write_failed(s, err);
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    for (size_t i = 0; i < v.n && !err && cb; i++)
+        err = cb(arg, &v.rows[i]);
+    outbox_rows_free(&v);
+    return err;
+}
+
+static int sqlite_outbox_load(void *impl, sb_store_outbox_cb cb, void *arg)
+{
+    sqlite_store_t *s = impl;
+    int err;
+
+    if ((err = ensure_db(s)) != 0)
+        return err;
+    return outbox_collect(s, s->stmt[S_OUTBOX_LOAD], "reading the outbox", false, cb, arg);
+}
+
+static int sqlite_outbox_max_id(void *impl, int64_t *id)
+{
+    sqlite_store_t *s = impl;
+    sqlite3_stmt *q;
+    int rc, err = 0;
+
+    *id = 0;
+    if ((err = ensure_db(s)) != 0)
+        return err;
+    q = s->stmt[S_OUTBOX_MAX];
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(q, 0);
+    else
+        err = report(s, s->db, rc, "reading the outbox");
+    sqlite3_reset(q);
+    return err;
+}
+
+/* The rank a row moves to for a delivery report; -1 for an unknown state. */
+static int outbox_rank(const char *state)
+{
+    if (strcmp(state, "sent") == 0)
+        return 1;
+    if (strcmp(state, "delivered") == 0 || strcmp(state, "failed") == 0)
+        return 2;    /* failed: only from pending or sent */
+    if (strcmp(state, "read") == 0)
+        return 3;
+    return -1;
+}
+
+static int sqlite_outbox_mark(void *impl, const char *channel, const char *platform_id,
+                              const char *contact_id, sb_ms_t upto, const char *state,
+                              const char *error, sb_ms_t now, sb_store_outbox_cb cb, void *arg)
+{
+    sqlite_store_t *s = impl;
+    sqlite3_stmt *q;
+    int rank = outbox_rank(state), err;
+
+    if (rank < 0)
+        return SB_EINVAL;
+    if ((err = write_enter(s)) != 0)
+        return err;
+    q = s->stmt[platform_id ? S_OUTBOX_MARK_ID : S_OUTBOX_MARK_CONTACT];
+    bind_text(q, 1, state);
+    bind_text(q, 2, error);
+    sqlite3_bind_int64(q, 3, now);
+    bind_text(q, 4, channel);
+    bind_text(q, 5, platform_id ? platform_id : contact_id);
+    sqlite3_bind_int(q, 6, rank);
+    if (!platform_id)
+        sqlite3_bind_int64(q, 7, upto);
+    return outbox_collect(s, q, "recording a delivery report", true, cb, arg);
+}
+
+static int sqlite_inbound_get(void *impl, const char *channel, const char *external_id,
+                              char conv_id[40], uint64_t *seq)
+{
+    sqlite_store_t *s = impl;
+    sqlite3_stmt *q;
+    int rc, err;
+
+    if ((err = ensure_db(s)) != 0)
+        return err;
+    q = s->stmt[S_INBOUND_GET];
+    bind_text(q, 1, channel);
+    bind_text(q, 2, external_id);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        snprintf(conv_id, 40, "%s", col_text(q, 0) ? col_text(q, 0) : "");
+        *seq = (uint64_t)sqlite3_column_int64(q, 1);
+        err = 0;
+    } else if (rc == SQLITE_DONE) {
+        err = SB_ENOTFOUND;
+    } else {
+        err = report(s, s->db, rc, "reading inbound ids");
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return err;
+}
+
+static int sqlite_inbound_put(void *impl, const char *channel, const char *external_id,
+                              const char *conv_id, uint64_t seq, sb_ms_t ts)
+{
+    sqlite_store_t *s = impl;
+    sqlite3_stmt *q;
+    int err;
+
+    if ((err = write_enter(s)) != 0)
+        return err;
+    q = s->stmt[S_INBOUND_PUT];
+    bind_text(q, 1, channel);
+    bind_text(q, 2, external_id);
+    bind_text(q, 3, conv_id);
+    sqlite3_bind_int64(q, 4, (sqlite3_int64)seq);
+    sqlite3_bind_int64(q, 5, ts);
+    return run_write(s, q, "recording an inbound id");
+}
+
+static int sqlite_find_open_conv(void *impl, const char *channel, const char *contact,
+                                 char conv_id[40])
+{
+    sqlite_store_t *s = impl;
+    sqlite3_stmt *q;
+    int rc, err;
+
+    if ((err = ensure_db(s)) != 0)
+        return err;
+    q = s->stmt[S_FIND_OPEN];
+    bind_text(q, 1, channel);
+    bind_text(q, 2, contact);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        snprintf(conv_id, 40, "%s", col_text(q, 0) ? col_text(q, 0) : "");
+        err = 0;
+    } else if (rc == SQLITE_DONE) {
+        err = SB_ENOTFOUND;
+    } else {
+        err = report(s, s->db, rc, "looking up a contact's conversation");
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return err;
+}
+
 static void sqlite_set_config(void *impl, const sb_config_t *cfg)
 {
     ((sqlite_store_t *)impl)->cfg = cfg;
@@ -1383,4 +1726,12 @@ const sb_store_methods_t sb_store_sqlite = {
     .load_open = sqlite_load_open,
     .set_config = sqlite_set_config,
     .purge_closed = sqlite_purge_closed,
+    .outbox_put = sqlite_outbox_put,
+    .outbox_update = sqlite_outbox_update,
+    .outbox_load = sqlite_outbox_load,
+    .outbox_max_id = sqlite_outbox_max_id,
+    .outbox_mark = sqlite_outbox_mark,
+    .inbound_get = sqlite_inbound_get,
+    .inbound_put = sqlite_inbound_put,
+    .find_open_conv = sqlite_find_open_conv,
 };

@@ -147,3 +147,72 @@ int sb_store_purge_closed(sb_store_t *st, sb_ms_t before, int limit, int *delete
         return SB_ECONFLICT;
     return st->m->purge_closed ? st->m->purge_closed(st->impl, before, limit, deleted) : 0;
 }
+
+int sb_store_outbox_put(sb_store_t *st, const sb_outbox_row_t *row)
+{
+    if (!st || !row || row->id <= 0 || !row->channel || !row->conversation_id ||
+        !row->contact_id || !row->text || !row->state)
+        return SB_EINVAL;
+    return st->m->outbox_put ? st->m->outbox_put(st->impl, row) : SB_EUNAVAIL;
+}
+
+int sb_store_outbox_update(sb_store_t *st, const sb_outbox_row_t *row)
+{
+    if (!st || !row || row->id <= 0 || !row->state)
+        return SB_EINVAL;
+    return st->m->outbox_update ? st->m->outbox_update(st->impl, row) : SB_EUNAVAIL;
+}
+
+int sb_store_outbox_load(sb_store_t *st, sb_store_outbox_cb cb, void *arg)
+{
+    if (!st || !cb)
+        return SB_EINVAL;
+    return st->m->outbox_load ? st->m->outbox_load(st->impl, cb, arg) : SB_EUNAVAIL;
+}
+
+int sb_store_outbox_max_id(sb_store_t *st, int64_t *id)
+{
+    if (!st || !id)
+        return SB_EINVAL;
+    return st->m->outbox_max_id ? st->m->outbox_max_id(st->impl, id) : SB_EUNAVAIL;
+}
+
+int sb_store_outbox_mark(sb_store_t *st, const char *channel, const char *platform_id,
+                         const char *contact_id, sb_ms_t upto, const char *state,
+                         const char *error, sb_ms_t now, sb_store_outbox_cb cb, void *arg)
+{
+    if (!st || !channel || !state || (!platform_id && !contact_id))
+        return SB_EINVAL;
+    if (!st->m->outbox_mark)
+        return SB_EUNAVAIL;
+    return st->m->outbox_mark(st->impl, channel, platform_id, contact_id, upto, state, error,
+                              now, cb, arg);
+}
+
+int sb_store_inbound_get(sb_store_t *st, const char *channel, const char *external_id,
+                         char conv_id[40], uint64_t *seq)
+{
+    if (!st || !channel || !external_id || !conv_id || !seq)
+        return SB_EINVAL;
+    return st->m->inbound_get ? st->m->inbound_get(st->impl, channel, external_id, conv_id, seq)
+                              : SB_EUNAVAIL;
+}
+
+int sb_store_inbound_put(sb_store_t *st, const char *channel, const char *external_id,
+                         const char *conv_id, uint64_t seq, sb_ms_t ts)
+{
+    if (!st || !channel || !external_id || !conv_id)
+        return SB_EINVAL;
+    return st->m->inbound_put ? st->m->inbound_put(st->impl, channel, external_id, conv_id,
+                                                   seq, ts)
+                              : SB_EUNAVAIL;
+}
+
+int sb_store_find_open_conv(sb_store_t *st, const char *channel, const char *contact,
+                            char conv_id[40])
+{
+    if (!st || !channel || !contact || !conv_id)
+        return SB_EINVAL;
+    return st->m->find_open_conv ? st->m->find_open_conv(st->impl, channel, contact, conv_id)
+                                 : SB_EUNAVAIL;
+}

@@ -412,7 +412,7 @@ static void test_memory_save_conv_insert_update(void)
     seen_conv_t v;
     char text[128];
 
-    CHECK_EQ_INT(query_ll(st, "PRAGMA user_version"), 1);
+    CHECK_EQ_INT(query_ll(st, "PRAGMA user_version"), 2);
     make_conv(&c, "c-1", SB_CONV_QUEUED, 0, 1000);
     CHECK_EQ_INT(sb_store_save_conv(st, &c), 0);
     v = load_one(st, "c-1");
