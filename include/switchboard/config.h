@@ -118,6 +118,15 @@ typedef struct sb_cfg_channels {
     int vo_pool;
     sb_cfg_connector_t *connectors;
     size_t nconnectors;
+
+    /* added with the channel adapters (docs/configuration.md, "channels") */
+    char *vo_account_sid;      /* voice.account_sid: "AC" + 32 hex, or NULL */
+    char *vo_caller_id;        /* voice.caller_id: E.164, or NULL */
+    int outbox_max_age_s;      /* give up on an undelivered message after this; 86400 */
+    int outbox_concurrency;    /* requests in flight per channel; 4 */
+    int outbox_retry_base_ms;  /* first retry delay (doubles each time, jittered); 1000 */
+    int outbox_retry_max_s;    /* longest retry delay; 300 */
+    int outbox_timeout_s;      /* one send request, connect to answer; 30 */
 } sb_cfg_channels_t;
 
 typedef struct sb_config {

@@ -62,6 +62,11 @@ static void config_defaults(sb_config_t *cfg)
     cfg->channels.ms_pool = -1;
     cfg->channels.tg_pool = -1;
     cfg->channels.vo_pool = -1;
+    cfg->channels.outbox_max_age_s = 86400;
+    cfg->channels.outbox_concurrency = 4;
+    cfg->channels.outbox_retry_base_ms = 1000;
+    cfg->channels.outbox_retry_max_s = 300;
+    cfg->channels.outbox_timeout_s = 30;
 }
 
 static const sb_cfg_pool_t pool_defaults = {
@@ -1259,10 +1264,46 @@ static void parse_connectors(loader_t *ld, const config_setting_t *ch)
     free(ids);
 }
 
+/* voice.account_sid ("AC" + 32 hex digits) and voice.caller_id (E.164):
+ * optional, both needed for callback calls through the Calls API. */
+static void get_voice_ids(loader_t *ld, const config_setting_t *g, const char *ctx,
+                          sb_cfg_channels_t *c)
+{
+    config_setting_t *s;
+    const char *v;
+    size_t n;
+
+    if ((v = get_str(ld, g, ctx, "account_sid", false))) {
+        s = config_setting_get_member(g, "account_sid");
+        n = strlen(v);
+        bool ok = n == 34 && v[0] == 'A' && v[1] == 'C';
+        for (size_t i = 2; ok && i < n; i++)
+            ok = (v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f') ||
+                 (v[i] >= 'A' && v[i] <= 'F');
+        if (!ok)
+            err_at(ld, s, "%s: account_sid must be \"AC\" and 32 hex digits", ctx);
+        else
+            set_str(&c->vo_account_sid, v);
+    }
+    if ((v = get_str(ld, g, ctx, "caller_id", false))) {
+        s = config_setting_get_member(g, "caller_id");
+        n = strlen(v);
+        bool ok = n >= 8 && n <= 16 && v[0] == '+' && v[1] >= '1' && v[1] <= '9';
+        for (size_t i = 2; ok && i < n; i++)
+            ok = v[i] >= '0' && v[i] <= '9';
+        if (!ok)
+            err_at(ld, s, "%s: caller_id must be an E.164 number (\"+15551234567\")", ctx);
+        else
+            set_str(&c->vo_caller_id, v);
+    }
+}
+
 static void parse_channels(loader_t *ld, const config_setting_t *root)
 {
     static const char *const keys[] = {
-        "whatsapp", "messenger", "telegram", "voice", "connectors", NULL
+        "whatsapp", "messenger", "telegram", "voice", "connectors",
+        "outbox_max_age_s", "outbox_concurrency", "outbox_retry_base_ms",
+        "outbox_retry_max_s", "outbox_timeout_s", NULL
     };
     static const char *const wa_keys[] = {
         "app_secret", "verify_token", "access_token", "phone_number_id", "api_base", "pool", NULL
@@ -1274,7 +1315,7 @@ static void parse_channels(loader_t *ld, const config_setting_t *root)
         "secret_token", "bot_token", "api_base", "pool", NULL
     };
     static const char *const vo_keys[] = {
-        "auth_token", "public_url", "api_base", "pool", NULL
+        "auth_token", "public_url", "api_base", "pool", "account_sid", "caller_id", NULL
     };
     sb_cfg_channels_t *c = &ld->cfg->channels;
     config_setting_t *ch = get_group(ld, root, "", "channels", false), *g;
@@ -1326,8 +1367,15 @@ static void parse_channels(loader_t *ld, const config_setting_t *root)
         c->vo_api_base = sb_strdup(DEF_VOICE_API);
         get_url(ld, g, x, "api_base", false, &c->vo_api_base);
         get_pool_ref(ld, g, x, "pool", false, &c->vo_pool);
+        get_voice_ids(ld, g, x, c);
     }
     parse_connectors(ld, ch);
+    get_int(ld, ch, "channels", "outbox_max_age_s", false, 1, 30 * 86400, &c->outbox_max_age_s);
+    get_int(ld, ch, "channels", "outbox_concurrency", false, 1, 1000, &c->outbox_concurrency);
+    get_int(ld, ch, "channels", "outbox_retry_base_ms", false, 1, 3600000,
+            &c->outbox_retry_base_ms);
+    get_int(ld, ch, "channels", "outbox_retry_max_s", false, 1, 86400, &c->outbox_retry_max_s);
+    get_int(ld, ch, "channels", "outbox_timeout_s", false, 1, 600, &c->outbox_timeout_s);
 }
 
 static void parse_templates(loader_t *ld, const config_setting_t *root)
@@ -1587,6 +1635,8 @@ void sb_config_free(sb_config_t *cfg)
         free_strings(cfg->phrases[i].match, cfg->phrases[i].nmatch);
     free(cfg->phrases);
 
+    free(c->vo_account_sid);
+    free(c->vo_caller_id);
     free(c->wa_app_secret);
     free(c->wa_verify_token);
     free(c->wa_access_token);
