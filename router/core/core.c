@@ -44,6 +44,7 @@ sb_core_t *sb_core_new(const sb_config_t *cfg)
             core__queue_init(&ps->lqueue[l], 0x1a9900000ULL + p * 7919 + l * 104729);
         ps->rr_cursor = -1;
         ps->last_walk = INT64_MIN / 2;
+        ps->dirty_from = SIZE_MAX;
         core__timer_init(&ps->t_notice, CORE_T_NOTICE, (void *)(intptr_t)p);
     }
 

@@ -28,6 +28,9 @@ enum {
 
 /* Queue notices: at most one per conversation per this many ms. */
 #define CORE_NOTICE_MS 1000
+/* A notice walk looks at this many queued conversations per step, then
+ * continues 1 ms later: no event pays for a whole long queue. */
+#define CORE_NOTICE_BATCH 256
 
 typedef struct conv_ext conv_ext_t;
 struct conv_ext {
@@ -87,9 +90,13 @@ typedef struct pool_state {
     uint64_t sla_total, sla_met;
     double handle_ema_ms;       /* moving average of assignment -> close */
     uint64_t handle_samples;
-    bool dirty;                 /* queue positions or estimates may have changed */
+    bool dirty;                 /* listed in core->dirty for the next flush */
+    size_t dirty_from;          /* first 1-based position whose notice may be stale;
+                                   SIZE_MAX when none */
     core_timer_t t_notice;
-    sb_ms_t last_walk;
+    sb_ms_t last_walk;          /* when the last (or current) walk started */
+    bool walking;               /* a walk is in progress ... */
+    size_t walk_pos;            /* ... and has looked at this many positions */
 } pool_state_t;
 
 struct sb_core {
@@ -152,6 +159,7 @@ void core__offer_failed(sb_core_t *core, sb_conv_t *conv, sb_event_kind_t kind,
                         const char *reason, bool released, sb_ms_t now);
 void core__arm_wait_timers(sb_core_t *core, sb_conv_t *conv);
 void core__mark_dirty(sb_core_t *core, int pool);
+void core__mark_dirty_from(sb_core_t *core, int pool, size_t position);
 void core__flush_notices(sb_core_t *core, sb_ms_t now);
 void core__walk_notices(sb_core_t *core, int pool, sb_ms_t now);
 int core__eta_s(const sb_core_t *core, int pool, sb_media_t media, size_t position);

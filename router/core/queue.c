@@ -167,3 +167,32 @@ void core__queue_walk(const core_queue_t *q, int (*fn)(core_qnode_t *n, void *ct
 {
     walk(q->root, fn, ctx);
 }
+
+static int walk_from(core_qnode_t *t, size_t skip, int (*fn)(core_qnode_t *, void *), void *ctx)
+{
+    size_t left;
+
+    if (!t)
+        return 0;
+    left = t->left ? t->left->size : 0;
+    if (skip < left) {
+        if (walk_from(t->left, skip, fn, ctx))
+            return 1;
+        skip = 0;
+    } else {
+        skip -= left;       /* the whole left subtree is before the start */
+    }
+    if (skip == 0) {
+        if (fn(t, ctx))
+            return 1;
+    } else {
+        skip--;
+    }
+    return walk_from(t->right, skip, fn, ctx);
+}
+
+void core__queue_walk_from(const core_queue_t *q, size_t skip,
+                           int (*fn)(core_qnode_t *n, void *ctx), void *ctx)
+{
+    walk_from(q->root, skip, fn, ctx);
+}

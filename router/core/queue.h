@@ -51,6 +51,9 @@ core_qnode_t *core__queue_next(const core_queue_t *q, const core_qnode_t *n);
  * change the queue. */
 void core__queue_walk(const core_queue_t *q, int (*fn)(core_qnode_t *n, void *ctx),
                       void *ctx);
+/* The same from the (skip + 1)-th node on, in O(log n) to get there. */
+void core__queue_walk_from(const core_queue_t *q, size_t skip,
+                           int (*fn)(core_qnode_t *n, void *ctx), void *ctx);
 /* Negative when a comes first. */
 int core__queue_cmp(const core_qnode_t *a, const core_qnode_t *b);
 

@@ -398,7 +398,7 @@ int core__eta_s(const sb_core_t *core, int pool, sb_media_t media, size_t positi
 
     if (cap < 1)
         cap = 1;
-    ms = (double)position * handle_ms / cap;
+    ms = (double)position * (handle_ms / cap);   /* as the notice walk computes it */
     s = (long long)(ms / 1000.0);
     if ((double)s * 1000.0 < ms)
         s++;
@@ -408,16 +408,16 @@ int core__eta_s(const sb_core_t *core, int pool, sb_media_t media, size_t positi
 static void emit_queue(sb_core_t *core, sb_conv_t *conv, int position, int eta_s, sb_ms_t now)
 {
     conv_ext_t *cx = core__cx(conv);
-    char pos[16], eta[32], etas[16];
+    char pos[24], eta[32], etas[24];
     core_tpl_var_t vars[] = {
         { "position", pos }, { "eta", eta }, { "eta_s", etas },
         { "pool", core->cfg->pools[conv->pool].id },
     };
     sb_action_t *act;
 
-    snprintf(pos, sizeof(pos), "%d", position);
+    core__itoa(position, pos);
     core__eta_text(eta_s, eta, sizeof(eta));
-    snprintf(etas, sizeof(etas), "%d", eta_s);
+    core__itoa(eta_s, etas);
     act = core__act(core, SB_ACT_QUEUE, conv, NULL);
     act->position = position;
     act->eta_s = eta_s;
@@ -444,7 +444,7 @@ void core__enqueue(sb_core_t *core, sb_conv_t *conv, sb_ms_t now)
     pos = core__queue_rank(&ps->queue, &cx->qnode);
     emit_queue(core, conv, (int)pos, core__eta_s(core, conv->pool, conv->media, pos), now);
     if (pos < core__queue_length(&ps->queue))
-        core__mark_dirty(core, conv->pool);
+        core__mark_dirty_from(core, conv->pool, pos + 1);
 }
 
 /* Inserts conv into its pool's queue and its language's, keyed by front,
@@ -471,28 +471,49 @@ void core__dequeue(sb_core_t *core, sb_conv_t *conv)
 {
     conv_ext_t *cx = core__cx(conv);
     int p = cx->queued_pool;
+    size_t rank;
 
     if (p < 0)
         return;
+    rank = core__queue_rank(&core->pools[p].queue, &cx->qnode);
     core__queue_remove(&core->pools[p].queue, &cx->qnode);
     core__queue_remove(&core->pools[p].lqueue[conv->language], &cx->lnode);
     cx->queued_pool = -1;
-    if (core__queue_length(&core->pools[p].queue))
-        core__mark_dirty(core, p);
+    if (rank <= core__queue_length(&core->pools[p].queue))
+        core__mark_dirty_from(core, p, rank);
 }
 
+/* Every queued conversation of the pool may need a new notice (its estimate
+ * changed: online capacity or handle time). */
 void core__mark_dirty(sb_core_t *core, int pool)
+{
+    core__mark_dirty_from(core, pool, 1);
+}
+
+/* Positions from `position` on changed (something left or cut in there). */
+void core__mark_dirty_from(sb_core_t *core, int pool, size_t position)
 {
     pool_state_t *ps = &core->pools[pool];
 
+    if (position < ps->dirty_from)
+        ps->dirty_from = position;
     if (ps->dirty)
         return;
     ps->dirty = true;
     core->dirty[core->ndirty++] = pool;
 }
 
+/* Arms the pool's next walk: not sooner than CORE_NOTICE_MS after the last
+ * one started, nor in the past. */
+static void arm_next_walk(sb_core_t *core, pool_state_t *ps, sb_ms_t now)
+{
+    sb_ms_t at = ps->last_walk + CORE_NOTICE_MS;
+    core__timer_arm(&core->timers, &ps->t_notice, at > now ? at : now + 1);
+}
+
 /* Walks the pools whose queues changed: a pool not walked within the last
- * CORE_NOTICE_MS is walked now, the others when their notice timer fires. */
+ * CORE_NOTICE_MS is walked now, the others when their notice timer fires. A
+ * change during a walk in progress is left for a walk after it. */
 void core__flush_notices(sb_core_t *core, sb_ms_t now)
 {
     size_t n = core->ndirty;
@@ -502,52 +523,86 @@ void core__flush_notices(sb_core_t *core, sb_ms_t now)
         int p = core->dirty[i];
         pool_state_t *ps = &core->pools[p];
         ps->dirty = false;
+        if (ps->walking)
+            continue;
         if (now >= ps->last_walk + CORE_NOTICE_MS)
             core__walk_notices(core, p, now);
         else if (!core__timer_armed(&ps->t_notice))
-            core__timer_arm(&core->timers, &ps->t_notice, ps->last_walk + CORE_NOTICE_MS);
+            arm_next_walk(core, ps, now);
     }
 }
 
 typedef struct walk_ctx {
     sb_core_t *core;
+    pool_state_t *ps;
     int pool;
     sb_ms_t now;
     size_t position;
-    bool later;
+    size_t budget;
+    double per_position_ms[2];  /* estimate per place in line: chat, voice */
 } walk_ctx_t;
 
 static int walk_fn(core_qnode_t *n, void *ctx)
 {
     walk_ctx_t *w = ctx;
     conv_ext_t *cx = n->owner;
+    double ms;
     int eta;
 
+    if (!w->budget)
+        return 1;
+    w->budget--;
     w->position++;
-    eta = core__eta_s(w->core, w->pool, cx->pub.media, w->position);
+    ms = (double)w->position * w->per_position_ms[cx->pub.media == SB_MEDIA_VOICE];
+    eta = (int)(ms / 1000.0);
+    if ((double)eta * 1000.0 < ms)
+        eta++;
     if ((int)w->position == cx->notified_pos && eta == cx->notified_eta &&
         cx->notified_pool == w->pool)
         return 0;
     if (w->now - cx->last_notice_at >= CORE_NOTICE_MS)
         emit_queue(w->core, &cx->pub, (int)w->position, eta, w->now);
-    else
-        w->later = true;
+    else if (w->position < w->ps->dirty_from)
+        w->ps->dirty_from = w->position;   /* told too recently: next walk */
     return 0;
 }
 
-/* Sends a QUEUE to every conversation of the pool whose position or estimate
- * changed since its last one, unless it had one within CORE_NOTICE_MS: those
- * get theirs at the next walk, CORE_NOTICE_MS from now. */
+/* One step of a notice walk over the pool's queue, from the first position
+ * that may be stale: a QUEUE to each of the next CORE_NOTICE_BATCH
+ * conversations whose position or estimate changed since its last one,
+ * unless it had one within CORE_NOTICE_MS (left to the next walk). A longer
+ * queue is finished by the notice timer 1 ms later, so no event pays for a
+ * whole long queue; the next walk starts no sooner than CORE_NOTICE_MS after
+ * this one started. */
 void core__walk_notices(sb_core_t *core, int pool, sb_ms_t now)
 {
     pool_state_t *ps = &core->pools[pool];
-    walk_ctx_t w = { core, pool, now, 0, false };
+    const sb_config_t *cfg = core->cfg;
+    double handle_ms = ps->handle_samples ? ps->handle_ema_ms
+                                          : (double)cfg->default_handle_s * 1000.0;
+    walk_ctx_t w = { core, ps, pool, now, 0, CORE_NOTICE_BATCH,
+                     { handle_ms / (ps->online_chat > 1 ? ps->online_chat : 1),
+                       handle_ms / (ps->online_voice > 1 ? ps->online_voice : 1) } };
 
     core__timer_cancel(&core->timers, &ps->t_notice);
-    ps->last_walk = now;
-    core__queue_walk(&ps->queue, walk_fn, &w);
-    if (w.later)
-        core__timer_arm(&core->timers, &ps->t_notice, now + CORE_NOTICE_MS);
+    if (!ps->walking) {
+        if (ps->dirty_from == SIZE_MAX)
+            return;
+        ps->walking = true;
+        ps->walk_pos = ps->dirty_from - 1;
+        ps->dirty_from = SIZE_MAX;
+        ps->last_walk = now;
+    }
+    w.position = ps->walk_pos;
+    core__queue_walk_from(&ps->queue, ps->walk_pos, walk_fn, &w);
+    if (w.budget == 0 && w.position < core__queue_length(&ps->queue)) {
+        ps->walk_pos = w.position;
+        core__timer_arm(&core->timers, &ps->t_notice, now + 1);
+        return;
+    }
+    ps->walking = false;
+    if (ps->dirty_from != SIZE_MAX)
+        arm_next_walk(core, ps, now);
 }
 
 /* --- wait timers ------------------------------------------------------------------ */

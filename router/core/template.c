@@ -65,10 +65,30 @@ char *core__render(const char *tpl, const core_tpl_var_t *vars, size_t nvars)
     return b.p;
 }
 
+void core__itoa(long long v, char *buf)
+{
+    char tmp[24];
+    size_t n = 0, i = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        buf[i++] = '-';
+    while (n)
+        buf[i++] = tmp[--n];
+    buf[i] = '\0';
+}
+
 void core__eta_text(int eta_s, char *buf, size_t len)
 {
     int min = eta_s <= 0 ? 1 : (eta_s + 59) / 60;
+    char num[24];
+
     if (min < 1)
         min = 1;
-    snprintf(buf, len, "%d min", min);
+    core__itoa(min, num);
+    snprintf(buf, len, "%s min", num);
 }

@@ -25,4 +25,7 @@ char *core__render(const char *tpl, const core_tpl_var_t *vars, size_t nvars);
  * as "N min". */
 void core__eta_text(int eta_s, char *buf, size_t len);
 
+/* Writes v in decimal into buf (at least 21 bytes). */
+void core__itoa(long long v, char *buf);
+
 #endif

@@ -959,6 +959,55 @@ static void test_race_accept_and_expiry_same_turn(void)
     fx_free(w.cfg);
 }
 
+static void test_notice_walks_are_chunked(void)
+{
+    world_t w = world();
+    agent(&w, "a0", NULL, 1);
+    sb_core_t *core = new_core(&w);
+    enum { N = 600 };
+    static sb_conv_t *q[N];
+    char id[16];
+    sb_ms_t now = 0;
+
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "q%d", i);
+        q[i] = fx_open(core, id, NULL, NULL, now);
+    }
+    sb_core_actions_clear(core);
+    now = 5000;
+    fx_online(core, ag(core, 0), now);          /* takes q0: everyone moves up */
+    CHECK(q[0]->agent == ag(core, 0));
+    CHECK_EQ_INT(fx_count(core, SB_ACT_QUEUE, NULL, NULL), 256);
+    CHECK_EQ_INT(sb_core_next_deadline(core), now + 1);
+    sb_core_tick(core, now + 1);
+    CHECK_EQ_INT(fx_count(core, SB_ACT_QUEUE, NULL, NULL), 512);
+    sb_core_tick(core, now + 2);
+    CHECK_EQ_INT(fx_count(core, SB_ACT_QUEUE, NULL, NULL), N - 1);
+    for (int i = 1; i < N; i++) {
+        CHECK_EQ_INT(fx_count(core, SB_ACT_QUEUE, q[i], NULL), 1);
+        CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, q[i], NULL)->position, i);
+    }
+    CHECK_EQ_INT(sb_core_next_deadline(core), SB_NEVER);
+    /* a change in the middle of a walk is caught by the walk after it */
+    sb_core_actions_clear(core);
+    sb_core_agent_close(core, ag(core, 0), q[0], NULL, 10000);   /* q1 leaves */
+    CHECK_EQ_INT(fx_count(core, SB_ACT_QUEUE, NULL, NULL), 256);
+    sb_core_customer_close(core, q[2], 10000);                   /* during the walk */
+    sb_core_tick(core, 10001);
+    sb_core_tick(core, 10002);
+    CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, q[599], NULL)->position, 597);
+    CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, q[3], NULL)->position, 2);  /* stale */
+    CHECK_EQ_INT(sb_core_next_deadline(core), 11000);
+    sb_core_tick(core, 11000);
+    sb_core_tick(core, 11001);
+    sb_core_tick(core, 11002);
+    CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, q[3], NULL)->position, 1);
+    CHECK_EQ_INT(fx_last(core, SB_ACT_QUEUE, q[599], NULL)->position, 597);  /* q1, q2 gone */
+    CHECK_EQ_INT(sb_core_next_deadline(core), SB_NEVER);
+    sb_core_free(core);
+    fx_free(w.cfg);
+}
+
 int main(void)
 {
     RUN(test_round_robin_fair_across_reconnects);
@@ -976,6 +1025,7 @@ int main(void)
     RUN(test_overflow_waits_for_an_open_offer);
     RUN(test_eta_from_measured_handle_times);
     RUN(test_notices_coalesce);
+    RUN(test_notice_walks_are_chunked);
     RUN(test_transfer_to_pool);
     RUN(test_transfer_to_agent_and_skills);
     RUN(test_escalate_and_limits);
