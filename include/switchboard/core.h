@@ -168,7 +168,12 @@ typedef struct sb_action {
     int position;              /* QUEUE: 1-based */
     int eta_s;                 /* QUEUE */
     int64_t expires_in_ms;     /* OFFER */
-    const char *reason;        /* RELEASED, CLOSED, AGENT_STATE: static string */
+    const char *reason;        /* static string:
+                                  RELEASED: "closed" | "customer_left" | "offer_expired" |
+                                            "transferred" | "escalated"
+                                  CLOSED: "agent" | "customer"
+                                  AGENT_STATE: "missed_offers" (set away) |
+                                               "disconnected" (grace over, offline) */
     const char *esc_kind;      /* TRANSFERRING: "functional" | "hierarchical" */
     char *text;                /* localized customer text, owned by the action list */
 } sb_action_t;
@@ -229,9 +234,14 @@ int sb_core_customer_close(sb_core_t *core, sb_conv_t *conv, sb_ms_t now);
 
 /* The agent's desktop authenticated. State stays as it was (offline -> away). */
 int sb_core_agent_connect(sb_core_t *core, sb_agent_t *agent, sb_ms_t now);
-/* The desktop went away; offline after routing.agent_grace_s. */
+/* The desktop went away: its offers move on at once; it gets nothing new; its
+ * assigned conversations stay through routing.agent_grace_s, then it is
+ * offline and they are requeued at the front of their pools. A reconnect
+ * within grace keeps everything. */
 int sb_core_agent_disconnect(sb_core_t *core, sb_agent_t *agent, sb_ms_t now);
-/* available | away | offline, as asked by the agent. */
+/* available | away | offline, as asked by the agent. SB_ECONFLICT when the
+ * agent is not connected, or asks offline while it holds an assigned
+ * conversation (nothing changes). Away and offline move its offers on. */
 int sb_core_agent_status(sb_core_t *core, sb_agent_t *agent, sb_agent_state_t state,
                          sb_ms_t now);
 
@@ -243,6 +253,9 @@ int sb_core_agent_note(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv,
                        const char *text, sb_ms_t now);
 int sb_core_agent_close(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv,
                         const char *resolution, sb_ms_t now);
+/* Answers to an offer. SB_ECONFLICT when the offer to this agent is over
+ * (expired, withdrawn, already answered, or now is at or past its deadline),
+ * SB_EFORBIDDEN when the conversation was never offered to it. */
 int sb_core_agent_accept(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv, sb_ms_t now);
 int sb_core_agent_decline(sb_core_t *core, sb_agent_t *agent, sb_conv_t *conv, sb_ms_t now);
 
