@@ -280,8 +280,24 @@ static void wc_frame(sb_session_t *s, json_t *frame, const char *type, const cha
             sb_session_error(s, ref, "bad_request", "%s", msg);
             return;
         }
-        sb_session_error(s, ref, "unavailable",
-                         "callback requests need the voice channel, which is not configured");
+        sb_conv_t *task = NULL;
+        char *notice = NULL;
+        rc = sb_channel_voice_callback(hub, wc->conv, phone, &task, &notice);
+        if (rc == SB_EINVAL) {
+            sb_session_error(s, ref, "bad_request",
+                             "field 'phone' must be an E.164 number such as +15551234567");
+            return;
+        }
+        if (rc < 0) {
+            sb_session_error(s, ref, "unavailable", sb_hub_config(hub)->channels.voice
+                             ? "the callback cannot be stored right now; try again"
+                             : "callback requests need the voice channel, which is not "
+                               "configured");
+            return;
+        }
+        sb_session_ok(s, ref, json_pack("{s:s,s:s}", "callback_id", task->id,
+                                        "text", notice));
+        free(notice);
     } else { /* close */
         rc = sb_core_customer_close(core, wc->conv, sb_hub_now());
         if (rc < 0) {

@@ -1,8 +1,13 @@
 /*
  * http.c - the plain HTTP endpoints: /healthz, /metrics (Prometheus text),
- * the admin API GET /v1/conversations/{id}, and a clear 404 for the rest.
+ * the admin API GET /v1/conversations/{id}, the channels' webhooks, and a
+ * clear 404 for the rest.
+ *
+ * A webhook's answer says the platform's message is ours: it waits for the
+ * commit of what the request wrote (hub__http_waiting / hub__http_release),
+ * and becomes 503 when that commit fails, so the platform sends it again.
  */
-#include "hub_private.h"
+#include "chan_private.h"
 #include "switchboard/codec.h"
 
 #include <openssl/crypto.h>
@@ -214,9 +219,222 @@ static void admin_conversation(sb_hub_t *hub, struct lws *wsi, hub_http_t *h, co
     reply_json(h, 200, l.ctx);
 }
 
+/* --- webhooks -------------------------------------------------------------- */
+
+struct sb_http_exchange {
+    sb_hub_t *hub;
+    struct lws *wsi;
+    hub_http_t *h;
+    char *query;                /* made on first use */
+};
+
+struct hub_held {
+    struct lws *wsi;
+    hub_http_t *h;
+    bool ready;                 /* its commit is done: write it when writeable */
+};
+
+sb_hub_t *sb_http_hub(const sb_http_exchange_t *x) { return x->hub; }
+const char *sb_http_method(const sb_http_exchange_t *x) { return x->h->method; }
+const char *sb_http_path(const sb_http_exchange_t *x) { return x->h->path; }
+/*
+ * lws keeps the query as url-decoded arguments, one fragment each: the
+ * query is put back together from them, every byte but the unreserved ones
+ * percent-encoded, so that decoding it gives exactly the arguments.
+ */
+const char *sb_http_query(const sb_http_exchange_t *cx)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    sb_http_exchange_t *x = (sb_http_exchange_t *)cx;
+    size_t n = 0, cap = 64;
+    char frag[1024];
+
+    if (x->query)
+        return x->query;
+    x->query = sb_malloc(cap);
+    for (int i = 0; lws_hdr_copy_fragment(x->wsi, frag, sizeof(frag),
+                                          WSI_TOKEN_HTTP_URI_ARGS, i) >= 0; i++) {
+        bool value = false;
+        if (n + strlen(frag) * 3 + 2 > cap) {
+            cap = (n + strlen(frag) * 3 + 2) * 2;
+            x->query = sb_realloc(x->query, cap);
+        }
+        if (i > 0)
+            x->query[n++] = '&';
+        for (const unsigned char *p = (const unsigned char *)frag; *p; p++) {
+            unsigned char c = *p;
+            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '.' || c == '_' || c == '~' || (c == '=' && !value)) {
+                value = value || c == '=';
+                x->query[n++] = (char)c;
+            } else {
+                x->query[n++] = '%';
+                x->query[n++] = hex[c >> 4];
+                x->query[n++] = hex[c & 15];
+            }
+        }
+    }
+    x->query[n] = '\0';
+    return x->query;
+}
+
+const char *sb_http_body(const sb_http_exchange_t *x, size_t *len)
+{
+    *len = x->h->body_len;
+    return x->h->body ? x->h->body : "";
+}
+
+int sb_http_header(const sb_http_exchange_t *x, const char *name, char *buf, size_t len)
+{
+    char key[64];
+    int n;
+
+    if (!len)
+        return -1;
+    buf[0] = '\0';
+    if (strcmp(name, "content-type") == 0) {
+        n = lws_hdr_total_length(x->wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+        if (n <= 0)
+            return -1;
+        lws_hdr_copy(x->wsi, buf, (int)len, WSI_TOKEN_HTTP_CONTENT_TYPE);
+        return n;
+    }
+    snprintf(key, sizeof(key), "%s:", name);
+    n = lws_hdr_custom_length(x->wsi, key, (int)strlen(key));
+    if (n < 0)
+        return -1;
+    if ((size_t)n >= len) {
+        /* lws copies nothing when it does not fit: take it whole, then cut. */
+        char *tmp = sb_malloc((size_t)n + 1);
+        if (lws_hdr_custom_copy(x->wsi, tmp, n + 1, key, (int)strlen(key)) < 0)
+            tmp[0] = '\0';
+        snprintf(buf, len, "%s", tmp);
+        free(tmp);
+        return n;
+    }
+    if (lws_hdr_custom_copy(x->wsi, buf, (int)len, key, (int)strlen(key)) < 0)
+        buf[0] = '\0';
+    return n;
+}
+
+void sb_http_content_type(const sb_http_exchange_t *x, char *buf, size_t len)
+{
+    char raw[128];
+    size_t n = 0;
+
+    if (!len)
+        return;
+    if (sb_http_header(x, "content-type", raw, sizeof(raw)) < 0)
+        raw[0] = '\0';
+    for (const char *p = raw; *p && *p != ';' && n + 1 < len; p++) {
+        if (*p == ' ' || *p == '\t')
+            continue;
+        buf[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    }
+    buf[n] = '\0';
+}
+
+void sb_http_reply(sb_http_exchange_t *x, int status, const char *content_type,
+                   const char *body, size_t len)
+{
+    reply(x->h, status, content_type, body ? body : "", body ? len : 0);
+}
+
+void sb_http_reply_error(sb_http_exchange_t *x, int status, const char *code,
+                         const char *message)
+{
+    reply_error(x->h, status, code, message);
+}
+
+static void webhook(sb_hub_t *hub, struct lws *wsi, hub_http_t *h,
+                    const sb_channel_methods_t *ch)
+{
+    sb_http_exchange_t x = { hub, wsi, h, NULL };
+    struct hub_chan *c = hub__chan(hub);
+
+    reply_error(h, 500, "unavailable", "the channel gave no answer");
+    ch->on_http(&x);
+    free(x.query);
+    sb_hub_drain(hub);
+    if (!hub->store->in_txn)
+        return;                 /* nothing written: answered at once */
+    if (c->nheld == c->held_cap) {
+        c->held_cap = c->held_cap ? c->held_cap * 2 : 16;
+        c->held = sb_realloc(c->held, c->held_cap * sizeof(*c->held));
+    }
+    c->held[c->nheld++] = (hub_held_t){ wsi, h, false };
+    hub__touch(hub);
+}
+
+static hub_held_t *held_find(sb_hub_t *hub, struct lws *wsi)
+{
+    struct hub_chan *c = hub->chan;
+
+    for (size_t i = 0; c && i < c->nheld; i++)
+        if (c->held[i].wsi == wsi)
+            return &c->held[i];
+    return NULL;
+}
+
+static void held_remove(sb_hub_t *hub, hub_held_t *held)
+{
+    struct hub_chan *c = hub->chan;
+
+    *held = c->held[--c->nheld];
+}
+
+bool hub__http_waiting(sb_hub_t *hub, struct lws *wsi)
+{
+    return held_find(hub, wsi) != NULL;
+}
+
+bool hub__http_release(sb_hub_t *hub, struct lws *wsi)
+{
+    hub_held_t *held = held_find(hub, wsi);
+
+    if (!held || !held->ready)
+        return false;
+    held_remove(hub, held);
+    return true;
+}
+
+void hub__http_forget(sb_hub_t *hub, struct lws *wsi)
+{
+    hub_held_t *held = held_find(hub, wsi);
+
+    if (held)
+        held_remove(hub, held);
+}
+
+void hub__http_commit_done(sb_hub_t *hub, bool failed)
+{
+    struct hub_chan *c = hub->chan;
+
+    for (size_t i = 0; c && i < c->nheld; i++) {
+        hub_held_t *held = &c->held[i];
+        if (held->ready)
+            continue;
+        held->ready = true;
+        if (failed)
+            reply_error(held->h, 503, "unavailable",
+                        "the store cannot write right now; send it again later");
+        lws_callback_on_writable(held->wsi);
+    }
+}
+
+void hub__http_held_free(sb_hub_t *hub)
+{
+    if (hub->chan) {
+        free(hub->chan->held);
+        hub->chan->held = NULL;
+        hub->chan->nheld = hub->chan->held_cap = 0;
+    }
+}
+
 void hub__http_route(sb_hub_t *hub, struct lws *wsi, hub_http_t *h)
 {
     static const char conv_prefix[] = "/v1/conversations/";
+    const sb_channel_methods_t *ch;
 
     if (h->too_large) {
         reply_error(h, 413, "too_large", "request body too large");
@@ -239,6 +457,10 @@ void hub__http_route(sb_hub_t *hub, struct lws *wsi, hub_http_t *h)
     }
     if (strncmp(h->path, conv_prefix, sizeof(conv_prefix) - 1) == 0) {
         admin_conversation(hub, wsi, h, h->path + sizeof(conv_prefix) - 1);
+        return;
+    }
+    if ((ch = sb_channel_for_http(h->path)) && ch->on_http) {
+        webhook(hub, wsi, h, ch);
         return;
     }
     reply_error(h, 404, "not_found", "no such endpoint");

@@ -345,6 +345,7 @@ static void flush_turn(lws_sorted_usec_list_t *sul)
         hub->m_frames_out++;
     }
     hub->noutbox = kept;
+    hub__after_commit(hub, failed);    /* channels: held webhook answers, the outbox */
 }
 
 static void heal_timer(lws_sorted_usec_list_t *sul)
@@ -758,6 +759,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return 0;               /* answered at LWS_CALLBACK_HTTP_BODY_COMPLETION */
         hub__http_route(hub, wsi, h);
         sb_hub_drain(hub);
+        if (hub__http_waiting(hub, wsi))
+            return 0;               /* answered after the turn's commit */
         return http_reply_headers(wsi, h) ? -1 : 0;
     }
 
@@ -785,6 +788,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return -1;
         hub__http_route(hub, wsi, h);
         sb_hub_drain(hub);
+        if (hub__http_waiting(hub, wsi))
+            return 0;               /* answered after the turn's commit */
         return http_reply_headers(wsi, h) ? -1 : 0;
     }
 
@@ -793,6 +798,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         size_t chunk;
         unsigned char *buf;
         int final;
+        if (h && !h->headers_sent && hub__http_release(hub, wsi))
+            return http_reply_headers(wsi, h) ? -1 : 0;
         if (!h || !h->headers_sent)
             return 0;
         chunk = h->resp_len - h->resp_sent;
@@ -820,6 +827,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
+        hub__http_forget(hub, wsi);
         http_free(pss->http);
         pss->http = NULL;
         return 0;
@@ -1018,6 +1026,7 @@ int sb_hub_recover(sb_hub_t *hub)
     sb_hub_drain(hub);
     sb_info("recovery: %d open conversations restored%s", rs.adopted,
             rs.skipped ? " (some skipped, see above)" : "");
+    hub__channels_start(hub);          /* the outbox and the channels' own state */
     return rs.adopted;
 }
 
@@ -1077,9 +1086,11 @@ void sb_hub_free(sb_hub_t *hub)
         lws_sul_cancel(&hub->sul_retention);
         lws_sul_cancel(&hub->sul_core);
         lws_sul_cancel(&hub->sul_flush);
+        hub__channels_stop(hub);    /* its timers and client connections */
         hub->ctx = NULL;        /* closing sessions schedule nothing more */
         lws_context_destroy(ctx);
     }
+    hub__channels_free(hub);
     for (size_t i = 0; i < hub->noutbox; i++)
         free(hub->outbox[i].frame);
     free(hub->outbox);

@@ -104,6 +104,8 @@ struct sb_hub {
 
     struct lws_http_mount mounts[6];    /* HTTP paths: ours, then static files */
     char *mount_origins[3];
+
+    struct hub_chan *chan;      /* channels: webhooks, outbox, HTTP client (channels.c) */
 };
 
 /* The agent endpoint (router/hub/agent.c). */
@@ -119,5 +121,22 @@ void hub__touch(sb_hub_t *hub);
 /* Supervisors' stats (router/hub/agent.c): (re)arms the one-second timer
  * while any session monitors a pool. */
 void hub__stats_arm(sb_hub_t *hub);
+
+/* --- channels (router/hub/channels.c, http.c, outbox.c, http_client.c) --- */
+
+/* After recovery: the outbox and the adapters' start methods. */
+void hub__channels_start(sb_hub_t *hub);
+/* Before the lws context goes: timers, client connections, adapters' stop. */
+void hub__channels_stop(sb_hub_t *hub);
+/* After it went: frees what is left. Accepts a hub that never started. */
+void hub__channels_free(sb_hub_t *hub);
+/* At the end of every flush: failed says whether the turn's commit failed. */
+void hub__after_commit(sb_hub_t *hub, bool failed);
+/* A webhook's answer waits for the turn's commit (after hub__http_route). */
+bool hub__http_waiting(sb_hub_t *hub, struct lws *wsi);
+/* In HTTP_WRITEABLE: true (once) when a held answer may now be written. */
+bool hub__http_release(sb_hub_t *hub, struct lws *wsi);
+/* The connection of an HTTP request is going away. */
+void hub__http_forget(sb_hub_t *hub, struct lws *wsi);
 
 #endif
