@@ -208,7 +208,8 @@ async def test_telegram_webhook():
     check([m.get("text") for m in conv.get("transcript") or []] == ["hola desde telegram"],
           "transcript %s" % conv.get("transcript"))
     await alice.message(conv["id"], "¡hola Tomás!")
-    req = await api.expect_request(lambda r: "sendMessage" in r["path"],
+    req = await api.expect_request(lambda r: "sendMessage" in r["path"]
+                                   and "¡hola Tomás!" in r["body"].decode("utf-8", "replace"),
                                    "the reply at Telegram sendMessage")
     check(urllib.parse.urlsplit(req["path"]).path == "/bot123:ABC/sendMessage",
           "Telegram send path %s" % req["path"])
