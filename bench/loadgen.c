@@ -10,9 +10,11 @@
  * conversation keeps --window messages outstanding and sends the next when
  * the previous one's `ok` arrives). Every message's text starts with
  * "t=<send time, ns, CLOCK_MONOTONIC>;c=<conversation index>;" and is padded
- * to --size bytes, so the receiving side computes the latency. Open loop
- * stamps the scheduled send time, so a late generator or a stalled server
- * shows up as latency rather than hiding it (no coordinated omission).
+ * to --size bytes, so the receiving side computes the latency from the
+ * moment the frame was written. Open loop also stamps "s=<scheduled time>;":
+ * latency from the schedule (sched_p99_us) counts any wait in the
+ * generator's queue too, so a stalled server cannot hide behind a generator
+ * that stopped sending (no coordinated omission).
  *
  * It reports delivered messages per second, latency percentiles per
  * direction (log-linear histogram, < 1.6% error), seq gaps per conversation
@@ -329,7 +331,8 @@ static int next_connect, connecting, agents_ready, customers_welcomed, convs_rea
 static struct {
     uint64_t sent, recv;                   /* every message, any time */
     uint64_t win_recv[2];                  /* sent inside [t0, t1) and delivered */
-    hist_t lat[2];
+    hist_t lat[2];                         /* from the write */
+    hist_t lat_sched[2];                   /* from the scheduled time (open loop) */
     uint64_t errors, conn_errors, closed, gen_drops, late_sends;
     char err_code[MAX_ERROR_CODES][32];
     uint64_t err_count[MAX_ERROR_CODES];
@@ -463,7 +466,7 @@ static int write_message(conn_t *c)
     conv_t *cv = &convs[o.conv];
     char *p = (char *)txbuf + LWS_PRE, *text;
     size_t cap = MAX_TEXT + 512, n;
-    int64_t now = now_ns(), t = o.t ? o.t : now;
+    int64_t now = now_ns();
 
     c->qhead = (c->qhead + 1) % c->qcap;
     c->qlen--;
@@ -482,7 +485,10 @@ static int write_message(conn_t *c)
                              "\"text\":\"", cv->id, o.conv);
     }
     text = p + n;
-    n += (size_t)snprintf(text, 64, "t=%" PRId64 ";c=%d;", t, o.conv);
+    if (o.t)
+        n += (size_t)snprintf(text, 96, "t=%" PRId64 ";s=%" PRId64 ";c=%d;", now, o.t, o.conv);
+    else
+        n += (size_t)snprintf(text, 96, "t=%" PRId64 ";c=%d;", now, o.conv);
     while ((size_t)(p + n - text) < (size_t)opt.size)
         p[n++] = 'x';
     if (!opt.raw) {
@@ -518,7 +524,8 @@ static int on_writeable(conn_t *c)
 typedef struct {
     enum { FR_OTHER, FR_MESSAGE, FR_OK, FR_ERROR, FR_WELCOME, FR_JOINED, FR_ASSIGNED, FR_QUEUE } type;
     uint64_t seq;
-    int64_t t;           /* the sender's stamp, -1 when the text has none */
+    int64_t t;           /* the sender's write time, -1 when the text has none */
+    int64_t sched;       /* open loop: the time it was scheduled for, else 0 */
     int cidx;            /* conversation index from the text or ref, -1 */
     const char *ref;     /* ok/error ref (borrowed, may be NULL) */
     char conv_id[80];    /* message/welcome/assigned conversation id */
@@ -542,12 +549,14 @@ static int64_t parse_i64(const char *p, const char *end, const char **after)
     return neg ? -v : v;
 }
 
-/* Reads our own stamp "t=<ns>;c=<idx>;" at the start of text. */
+/* Reads our own stamp "t=<ns>;[s=<ns>;]c=<idx>;" at the start of text. */
 static bool parse_stamp(const char *p, const char *end, frame_t *f)
 {
     if (end - p < 6 || p[0] != 't' || p[1] != '=')
         return false;
     f->t = parse_i64(p + 2, end, &p);
+    if (end - p > 3 && p[0] == ';' && p[1] == 's' && p[2] == '=')
+        f->sched = parse_i64(p + 3, end, &p);
     if (end - p < 3 || p[0] != ';' || p[1] != 'c' || p[2] != '=')
         return false;
     f->cidx = (int)parse_i64(p + 3, end, &p);
@@ -759,6 +768,7 @@ static void on_message(conn_t *c, frame_t *f)
         int dir = c->kind == K_AGENT ? DIR_C2A : DIR_A2C;
         st.win_recv[dir]++;
         h_record(&st.lat[dir], now - f->t);
+        h_record(&st.lat_sched[dir], now - (f->sched ? f->sched : f->t));
     }
 }
 
@@ -1165,7 +1175,7 @@ static void report(void)
     uint64_t errors = st.errors + st.conn_errors + st.closed + st.gen_drops;
     double other = st.busy0 >= 0 && st.busy1 >= 0 && srv_cpu >= 0
                    ? st.busy1 - st.busy0 - srv_cpu - gen_cpu : -1;
-    hist_t all;
+    hist_t all, all_sched;
     char codes[512] = "";
     size_t used = 0;
 
@@ -1203,6 +1213,9 @@ static void report(void)
     memset(&all, 0, sizeof(all));
     h_merge(&all, &st.lat[0]);
     h_merge(&all, &st.lat[1]);
+    memset(&all_sched, 0, sizeof(all_sched));
+    h_merge(&all_sched, &st.lat_sched[0]);
+    h_merge(&all_sched, &st.lat_sched[1]);
 
     printf("workload             %d customers, %d agents, %s, %d-byte texts, %.1f s measured\n",
            opt.customers, opt.agents,
@@ -1219,6 +1232,10 @@ static void report(void)
     printf("latency a->c (us)    p50 %.0f  p99 %.0f  p99.9 %.0f  max %.0f\n",
            h_quantile_us(&st.lat[1], .5), h_quantile_us(&st.lat[1], .99),
            h_quantile_us(&st.lat[1], .999), st.lat[1].max / 1000.0);
+    if (opt.rate > 0)
+        printf("from schedule (us)   p50 %.0f  p99 %.0f  p99.9 %.0f  (open loop: includes any wait "
+               "in the generator)\n", h_quantile_us(&all_sched, .5),
+               h_quantile_us(&all_sched, .99), h_quantile_us(&all_sched, .999));
     printf("seq                  %" PRIu64 " gaps, %" PRIu64 " duplicates, %" PRIu64
            " lost after drain\n", gaps, dups, lost);
     printf("errors               %" PRIu64 " error frames (%s), %" PRIu64 " connect failures, %"
@@ -1236,12 +1253,13 @@ static void report(void)
            "msgs=%" PRIu64 " msgs_per_s=%.0f cpu_s=%.3f msgs_per_cpu_s=%.0f p50_us=%.0f "
            "p99_us=%.0f p999_us=%.0f c2a_p99_us=%.0f a2c_p99_us=%.0f gaps=%" PRIu64
            " dups=%" PRIu64 " lost=%" PRIu64 " errors=%" PRIu64 " error_codes=%s rss_kb=%ld "
-           "rss_before_kb=%ld gen_cpu_s=%.3f gen_util=%.2f late_sends=%" PRIu64 " other_cpu_s=%.2f\n",
+           "rss_before_kb=%ld gen_cpu_s=%.3f gen_util=%.2f late_sends=%" PRIu64 " other_cpu_s=%.2f sched_p50_us=%.0f sched_p99_us=%.0f\n",
            opt.impl, opt.rate > 0 ? "open" : "closed", opt.rate, opt.customers, opt.agents,
            opt.size, dur, msgs, msgs / dur, srv_cpu, srv_cpu > 0 ? msgs / srv_cpu : 0,
            h_quantile_us(&all, .5), h_quantile_us(&all, .99), h_quantile_us(&all, .999),
            h_quantile_us(&st.lat[0], .99), h_quantile_us(&st.lat[1], .99), gaps, dups, lost,
-           errors, used ? codes : "none", st.rss1, st.rss0, gen_cpu, gen_cpu / dur, st.late_sends, other);
+           errors, used ? codes : "none", st.rss1, st.rss0, gen_cpu, gen_cpu / dur, st.late_sends, other,
+           h_quantile_us(&all_sched, .5), h_quantile_us(&all_sched, .99));
     fflush(stdout);
 }
 
