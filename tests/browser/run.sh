@@ -12,9 +12,15 @@
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-if [ $# -gt 0 ]; then
-    SB_BINARY=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+[ $# -gt 0 ] && SB_BINARY=$1
+# Relative paths are relative to where run.sh was started, not to tests/browser.
+if [ -n "${SB_BINARY:-}" ]; then
+    case $SB_BINARY in /*) ;; *) SB_BINARY=$(pwd)/$SB_BINARY ;; esac
     export SB_BINARY
+fi
+if [ -n "${SB_TEST_OUTPUT:-}" ]; then
+    case $SB_TEST_OUTPUT in /*) ;; *) SB_TEST_OUTPUT=$(pwd)/$SB_TEST_OUTPUT ;; esac
+    export SB_TEST_OUTPUT
 fi
 
 missing=""

@@ -31,8 +31,14 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-browser-'));
 /* --- a tiny sequential runner -------------------------------------------------- */
 const results = [];
 const notes = [];
+let abort = null;   // set when the router is not there: the remaining steps fail at once
 async function step(name, fn) {
   const t0 = Date.now();
+  if (abort && !name.startsWith('router exits')) {
+    results.push({ name, ok: false });
+    console.log(`FAIL   ${name} (not run: ${abort})`);
+    return;
+  }
   try {
     await fn();
     results.push({ name, ok: true });
@@ -188,10 +194,16 @@ const AWAY = 'Are you still there? I found the duplicate charge.';
 
 try {
   await step('router starts with the demo page on', async () => {
-    assert(fs.existsSync(BINARY), `no router binary at ${BINARY} (set SB_BINARY)`);
-    server = startServer();
-    port = await server.port;
+    try {
+      assert(fs.existsSync(BINARY), `no router binary at ${BINARY} (set SB_BINARY)`);
+      server = startServer();
+      port = await server.port;
+    } catch (e) {
+      abort = 'the router did not start';
+      throw e;
+    }
     base = `http://127.0.0.1:${port}`;
+    server.exited.then(x => { abort = abort || `the router exited (${JSON.stringify(x)})`; });
   });
 
   /* --- static files --------------------------------------------------------------- */
