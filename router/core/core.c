@@ -38,9 +38,9 @@ sb_core_t *sb_core_new(const sb_config_t *cfg)
     for (size_t p = 0; p < cfg->npools; p++) {
         pool_state_t *ps = &core->pools[p];
         core__queue_init(&ps->queue, 0x5eed0000ULL + p * 7919);
-        ps->lqueue = sb_calloc(cfg->nlanguages ? cfg->nlanguages : 1, sizeof(*ps->lqueue));
+        ps->lqueue = sb_calloc(cfg->nlanguages ? cfg->nlanguages * 2 : 1, sizeof(*ps->lqueue));
         ps->ready = sb_calloc(cfg->nlanguages ? cfg->nlanguages : 1, sizeof(*ps->ready));
-        for (size_t l = 0; l < cfg->nlanguages; l++)
+        for (size_t l = 0; l < cfg->nlanguages * 2; l++)
             core__queue_init(&ps->lqueue[l], 0x1a9900000ULL + p * 7919 + l * 104729);
         ps->rr_cursor = -1;
         ps->last_walk = INT64_MIN / 2;

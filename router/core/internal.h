@@ -26,18 +26,22 @@ enum {
     CORE_T_WRAP,        /* agent: the earliest wrap-up slot frees */
 };
 
+/* The language-and-medium queue of a pool holding conversations of language l
+ * and medium m. */
+#define CORE_LQ(l, m) ((size_t)(l) * 2 + ((m) == SB_MEDIA_VOICE))
+
 /* Queue notices: at most one per conversation per this many ms. */
 #define CORE_NOTICE_MS 1000
 /* A notice walk looks at this many queued conversations per step, then
  * continues 1 ms later: no event pays for a whole long queue. */
-#define CORE_NOTICE_BATCH 256
+#define CORE_NOTICE_BATCH 64
 
 typedef struct conv_ext conv_ext_t;
 struct conv_ext {
     sb_conv_t pub;              /* first: (conv_ext_t *)conv works */
     uint64_t ticket;            /* creation order, last tie-break in queues */
     core_qnode_t qnode;         /* in pools[queued_pool].queue while queued */
-    core_qnode_t lnode;         /* and in pools[queued_pool].lqueue[language] */
+    core_qnode_t lnode;         /* and in pools[queued_pool].lqueue[CORE_LQ(language, media)] */
     int queued_pool;            /* -1 when in no queue */
     core_timer_t t_offer, t_step, t_maxwait;
     int next_step;              /* index of the next pool step to apply */
@@ -79,7 +83,8 @@ typedef struct agent_ext {
 
 typedef struct pool_state {
     core_queue_t queue;         /* every waiting conversation, in order */
-    core_queue_t *lqueue;       /* [nlanguages]: the same, split by language */
+    core_queue_t *lqueue;       /* [nlanguages * 2]: the same, split by language and
+                                   medium (CORE_LQ) */
     core_bucket_t *ready;       /* [nlanguages]: agents that could take work */
     int *members;               /* agent indexes, ascending */
     size_t nmembers;

@@ -287,8 +287,9 @@ static int first_fit_fn(core_qnode_t *n, void *ctx)
 }
 
 /* Takes for agent a, while it has room, the best waiting conversation it fits
- * across its pools: each pool's queue of every language it speaks is walked
- * in order up to its first fit, and the best of those wins. */
+ * across its pools: each pool's queue of every language it speaks and medium
+ * it has room for is walked in order up to its first fit (skills decide),
+ * and the best of those wins. */
 void core__match_agent(sb_core_t *core, agent_ext_t *a, const sb_conv_t *skip, sb_ms_t now)
 {
     const sb_config_t *cfg = core->cfg;
@@ -303,16 +304,22 @@ void core__match_agent(sb_core_t *core, agent_ext_t *a, const sb_conv_t *skip, s
             if (p < 0 || (size_t)p >= core->npools || !core__queue_length(&core->pools[p].queue))
                 continue;
             for (size_t l = 0; l < cfg->nlanguages; l++) {
-                first_fit_t ff = { core, &a->pub, skip, p, NULL };
-                const core_queue_t *q = &core->pools[p].lqueue[l];
-                if (!a->pub.cfg->languages[l] || !core__queue_length(q))
+                if (!a->pub.cfg->languages[l])
                     continue;
-                /* nothing in this queue can beat what we have */
-                if (best && core__queue_cmp(core__queue_first(q), &best->lnode) > 0)
-                    continue;
-                core__queue_walk(q, first_fit_fn, &ff);
-                if (ff.found && (!best || core__queue_cmp(&ff.found->lnode, &best->lnode) < 0))
-                    best = ff.found;
+                for (int m = 0; m < 2; m++) {
+                    sb_media_t media = m ? SB_MEDIA_VOICE : SB_MEDIA_CHAT;
+                    first_fit_t ff = { core, &a->pub, skip, p, NULL };
+                    const core_queue_t *q = &core->pools[p].lqueue[CORE_LQ(l, media)];
+                    /* no room for the medium, or nothing there can beat the best */
+                    if (!core__queue_length(q) ||
+                        active(&a->pub, media) >= capacity(&a->pub, media) ||
+                        (best && core__queue_cmp(core__queue_first(q), &best->lnode) > 0))
+                        continue;
+                    core__queue_walk(q, first_fit_fn, &ff);
+                    if (ff.found &&
+                        (!best || core__queue_cmp(&ff.found->lnode, &best->lnode) < 0))
+                        best = ff.found;
+                }
             }
         }
         if (!best)
@@ -463,7 +470,7 @@ void core__queue_put(sb_core_t *core, sb_conv_t *conv)
     cx->lnode.arrival = cx->qnode.arrival;
     cx->lnode.ticket = cx->qnode.ticket;
     core__queue_insert(&ps->queue, &cx->qnode);
-    core__queue_insert(&ps->lqueue[conv->language], &cx->lnode);
+    core__queue_insert(&ps->lqueue[CORE_LQ(conv->language, conv->media)], &cx->lnode);
     cx->queued_pool = conv->pool;
 }
 
@@ -477,7 +484,8 @@ void core__dequeue(sb_core_t *core, sb_conv_t *conv)
         return;
     rank = core__queue_rank(&core->pools[p].queue, &cx->qnode);
     core__queue_remove(&core->pools[p].queue, &cx->qnode);
-    core__queue_remove(&core->pools[p].lqueue[conv->language], &cx->lnode);
+    core__queue_remove(&core->pools[p].lqueue[CORE_LQ(conv->language, conv->media)],
+                       &cx->lnode);
     cx->queued_pool = -1;
     if (rank <= core__queue_length(&core->pools[p].queue))
         core__mark_dirty_from(core, p, rank);

@@ -188,7 +188,8 @@ static void check_invariants(sb_core_t *core)
             PCHECK(cx->qnode.queued);
             PCHECK(core__queue_rank(&core->pools[c->pool].queue, &cx->qnode) > 0);
             PCHECK(cx->lnode.queued);
-            PCHECK(core__queue_rank(&core->pools[c->pool].lqueue[c->language], &cx->lnode) > 0);
+            PCHECK(core__queue_rank(&core->pools[c->pool].lqueue[CORE_LQ(c->language, c->media)],
+                                    &cx->lnode) > 0);
             break;
         case SB_CONV_OFFERED:
             offers[c->pool]++;
@@ -221,7 +222,7 @@ static void check_invariants(sb_core_t *core)
         PCHECK(offers[p] == core->pools[p].offers_pending);
         /* the language queues split the pool's queue exactly, in order */
         size_t split = 0;
-        for (size_t l = 0; l < cfg->nlanguages; l++) {
+        for (size_t l = 0; l < cfg->nlanguages * 2; l++) {
             check_queue_t lq = { NULL, 0 };
             core__queue_walk(&core->pools[p].lqueue[l], check_order, &lq);
             PCHECK(lq.count == core__queue_length(&core->pools[p].lqueue[l]));
