@@ -277,7 +277,8 @@
     case 'offer': {
       const ctx = m.conversation;
       if (!ctx || !ctx.id) break;
-      S.offers.set(ctx.id, { ctx, deadline: Date.now() + (Number(m.expires_in_ms) || 15000) });
+      const total = Number(m.expires_in_ms) > 0 ? Number(m.expires_in_ms) : 15000;
+      S.offers.set(ctx.id, { ctx, total, deadline: Date.now() + total });
       toast(`Offer: ${(ctx.customer && ctx.customer.name) || 'a customer'} is waiting`);
       renderOffers();
       break;
@@ -367,7 +368,6 @@
     for (const [id, o] of S.offers) {
       const c = o.ctx;
       const left = Math.max(0, o.deadline - Date.now());
-      const pct = Math.min(100, Math.round(left / 150)) ;
       const li = el('li', { class: 'offer', 'data-id': id },
         el('div', { class: 'ci-top' },
           el('strong', { text: (c.customer && c.customer.name) || 'Visitor', dir: 'auto' }),
@@ -377,7 +377,7 @@
         el('div', { class: 'offer-actions' },
           el('button', { type: 'button', class: 'btn primary small', text: 'Accept', onclick: () => answerOffer(id, 'accept') }),
           el('button', { type: 'button', class: 'btn small', text: 'Decline', onclick: () => answerOffer(id, 'decline') })));
-      li.querySelector('.bar-fill').style.width = pct + '%';
+      li.querySelector('.bar-fill').style.width = Math.round(100 * left / o.total) + '%';
       ul.append(li);
     }
     offerTick = setInterval(() => {
@@ -388,8 +388,7 @@
         if (left <= 0) { S.offers.delete(id); expired = true; continue; }
         if (li) {
           li.querySelector('.countdown').textContent = `${Math.ceil(left / 1000)} s`;
-          const total = o.total || (o.total = Math.max(left, 1000));
-          li.querySelector('.bar-fill').style.width = Math.round(100 * left / total) + '%';
+          li.querySelector('.bar-fill').style.width = Math.round(100 * left / o.total) + '%';
         }
       }
       if (expired) renderOffers();
