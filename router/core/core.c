@@ -528,6 +528,8 @@ static agent_ext_t *close_conv(sb_core_t *core, sb_conv_t *conv, const char *rel
                                                    : sample;
             ps->handle_samples++;
             ps->served++;
+            if (core__queue_length(&ps->queue))
+                core__mark_dirty(core, conv->pool);     /* every estimate moved */
             core__release_slot(core, a, conv, true, now);
         }
     }
