@@ -381,6 +381,8 @@ int sb_channel_voice_callback(sb_hub_t *hub, sb_conv_t *chat, const char *phone,
                     ? json_deep_copy(chat->attributes) : json_object();
         ex = excerpt(chat);
         json_object_set_new(attrs, "callback_for", json_string(chat->id));
+        if (chat->topic >= 0 && (size_t)chat->topic < cfg->ntopics)
+            json_object_set_new(attrs, "topic", json_string(cfg->topics[chat->topic].id));
         json_object_set_new(attrs, "callback_phone", json_string(phone));
         if (*ex)
             json_object_set_new(attrs, "chat_excerpt", json_string(ex));
@@ -392,8 +394,6 @@ int sb_channel_voice_callback(sb_hub_t *hub, sb_conv_t *chat, const char *phone,
         spec.email = chat->customer_email;
         spec.contact = phone;
         spec.language = cfg->languages[chat->language];
-        spec.topic = chat->topic >= 0 && (size_t)chat->topic < cfg->ntopics
-                         ? cfg->topics[chat->topic].id : NULL;
         spec.pool = cfg->channels.vo_pool;
         spec.attributes = attrs;
         conv = sb_channel_conv_open(hub, &spec, key, NULL, &err);

@@ -185,8 +185,9 @@ void **sb_channel_state(sb_hub_t *hub, const sb_channel_methods_t *adapter);
 
 /* The customer of web chat conversation chat asks to be called back at phone
  * (E.164): a voice task for the voice pool, with the chat's context (its
- * customer, language, topic, attributes, and the last messages as
- * attributes.chat_excerpt). Asking again while that task is open gives the
+ * customer and language; its attributes, plus callback_for (the chat's id),
+ * callback_phone, topic (the chat's topic id, as context: its skill
+ * requirements do not apply) and chat_excerpt (the last messages)). Asking again while that task is open gives the
  * same task. On success *task is the task and *text (new string) the
  * localized "callback" notice for the customer. SB_EINVAL for a phone that is
  * not E.164, SB_EUNAVAIL when the voice channel is not configured or the store

@@ -270,8 +270,7 @@ static void http_done(void *arg, int status, const char *body, size_t len, int r
         if ((sb_ms_t)hint * 1000 > delay)
             delay = (sb_ms_t)hint * 1000;
         snprintf(it->last_error, sizeof(it->last_error), "%s", err);
-        if (now + delay - it->pub.created_at >
-            (sb_ms_t)hub->cfg->channels.outbox_max_age_s * 1000) {
+        if (now - it->pub.created_at >= (sb_ms_t)hub->cfg->channels.outbox_max_age_s * 1000) {
             expire(hub, it);
             break;
         }
@@ -395,15 +394,20 @@ static void ob_run(lws_sorted_usec_list_t *sul)
         }
         /* One request at a time per conversation, in order. */
         behind = conv_set_add(&waiting, it->pub.conversation_id);
-        if (!it->durable || it->inflight || behind)
+        if (!it->durable || it->inflight)
+            continue;
+        if (now - it->pub.created_at >= max_age) {
+            expire(hub, it);        /* also one waiting behind an earlier message */
+            next = now;             /* what waited behind it may go */
+            continue;
+        }
+        if (it->pub.created_at + max_age < next)
+            next = it->pub.created_at + max_age;
+        if (behind)
             continue;
         if (it->pub.next_attempt_at > now) {
             if (it->pub.next_attempt_at < next)
                 next = it->pub.next_attempt_at;
-            continue;
-        }
-        if (now - it->pub.created_at >= max_age) {
-            expire(hub, it);
             continue;
         }
         if (chan_count(ob, it->pub.channel)->inflight >= cc->outbox_concurrency)
@@ -416,25 +420,36 @@ static void ob_run(lws_sorted_usec_list_t *sul)
 
 /* --- the API --------------------------------------------------------------------- */
 
-/* The byte length of the first max_chars code points of text (all of it when
- * shorter), moved back to a space or line break in the last fifth if any. */
-static size_t cut_at(const char *text, size_t max_chars)
+/*
+ * Where to split text for a platform that takes max_chars code points: the
+ * byte length of the part (all of text when it fits), moved back to a space
+ * or line break in the last fifth when there is one; *skip is 1 when the
+ * part ends there (that space is not sent), else 0.
+ */
+static size_t cut_at(const char *text, size_t max_chars, size_t *skip)
 {
     size_t i = 0, chars = 0, last_space = 0, space_chars = 0;
 
+    *skip = 0;
     while (text[i] && chars < max_chars) {
         unsigned char c = (unsigned char)text[i];
         size_t n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
         if (c == ' ' || c == '\n') {
-            last_space = i + 1;
-            space_chars = chars + 1;
+            last_space = i;
+            space_chars = chars;
         }
         for (size_t k = 0; k < n && text[i]; k++)
             i++;
         chars++;
     }
-    if (text[i] && last_space && space_chars * 5 >= max_chars * 4)
+    if (text[i] == ' ' || text[i] == '\n') {
+        *skip = 1;                 /* it ends right before a space */
+        return i;
+    }
+    if (text[i] && last_space && space_chars * 5 >= max_chars * 4) {
+        *skip = 1;
         return last_space;
+    }
     return i;
 }
 
@@ -452,7 +467,7 @@ int sb_outbox_add(sb_hub_t *hub, const char *channel, const char *conv_id, uint6
         return SB_EINVAL;
     ob = ob_get(hub);
     while (*p) {
-        size_t n = max_chars ? cut_at(p, max_chars) : strlen(p);
+        size_t skip = 0, n = max_chars ? cut_at(p, max_chars, &skip) : strlen(p);
         ob_item_t *it = sb_calloc(1, sizeof(*it));
         sb_outbox_row_t r;
         int w;
@@ -469,7 +484,7 @@ int sb_outbox_add(sb_hub_t *hub, const char *channel, const char *conv_id, uint6
         it->pub.created_at = it->pub.next_attempt_at = now;
         if (first_id && it->pub.part == 0)
             *first_id = it->pub.id;
-        p += n;
+        p += n + skip;
 
         memset(&r, 0, sizeof(r));
         r.id = it->pub.id;
