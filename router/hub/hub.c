@@ -828,8 +828,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         hub__http_forget(hub, wsi);
-        http_free(pss->http);
-        pss->http = NULL;
+        /* lws calls this with no per-session storage for a connection that
+         * closed before its first request */
+        if (pss) {
+            http_free(pss->http);
+            pss->http = NULL;
+        }
         return 0;
 
     default:
