@@ -76,11 +76,12 @@ static struct {
     char **src;           /* source addresses */
     int nsrc;
     int connect_burst;    /* connections in progress at once */
+    int tick_us;          /* open loop: how often the schedule is looked at */
 } opt = {
     .host = "127.0.0.1", .port = 0, .customer_path = NULL, .agent_path = NULL,
     .impl = "switchboard", .customers = 100, .agents = 10, .rate = 0, .window = 1,
     .size = 100, .duration = 10, .warmup = 3, .setup_timeout = 120, .drain_timeout = 5,
-    .server_pid = 0, .hold = 0, .settle = 2, .connect_burst = 256,
+    .server_pid = 0, .hold = 0, .settle = 2, .connect_burst = 256, .tick_us = 1000,
 };
 
 /* ------------------------------------------------------------------ clock */
@@ -1060,7 +1061,7 @@ static void tick(lws_sorted_usec_list_t *sul)
         }
     }
     lws_sul_schedule(ctx, 0, &sul_tick, tick,
-                     opt.rate > 0 && phase >= PH_WARMUP ? 500 : 10 * LWS_US_PER_MS);
+                     opt.rate > 0 && phase >= PH_WARMUP ? opt.tick_us : 10 * LWS_US_PER_MS);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -1290,6 +1291,8 @@ static void usage(void)
         "  --setup-timeout S     give up when setup takes longer (default 120)\n"
         "  --drain-timeout S     after measuring, wait this long for messages in flight (5)\n"
         "  --evlib poll|ev|uv    the generator's event loop: lws' poll() (default), libev, libuv\n"
+        "  --tick-us U           open loop: look at the schedule every U us (default 1000; below\n"
+        "                        1000 lws' poll() loop spins)\n"
         "  --customer-path P, --agent-path P   (default /v1/customer, /v1/agent)\n"
         "  --verbose\n");
     exit(2);
@@ -1369,6 +1372,7 @@ int main(int argc, char **argv)
         else if (ARG("--customer-path")) opt.customer_path = v;
         else if (ARG("--agent-path")) opt.agent_path = v;
         else if (ARG("--evlib")) opt.evlib = v;
+        else if (ARG("--tick-us")) opt.tick_us = atoi(v);
         else if (strcmp(a, "--raw") == 0) opt.raw = true;
         else if (strcmp(a, "--idle") == 0) opt.idle = true;
         else if (strcmp(a, "--verbose") == 0) opt.verbose = true;
