@@ -72,10 +72,41 @@ static bool in_words(const char *const *words, const char *w)
     return false;
 }
 
-/* A byte that belongs to a word: ASCII letters and every non-ASCII byte. */
-static bool word_byte(unsigned char c)
+/* The length of the UTF-8 punctuation or space at p (inverted marks,
+ * guillemets, no-break space, U+2000-U+206F), or 0. */
+static size_t utf8_separator(const unsigned char *p)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+    if (p[0] == 0xc2 && (p[1] == 0xa0 || p[1] == 0xa1 || p[1] == 0xab || p[1] == 0xbb ||
+                         p[1] == 0xbf))
+        return 2;
+    if (p[0] == 0xe2 && (p[1] == 0x80 || p[1] == 0x81) && p[2] >= 0x80 && p[2] <= 0xbf)
+        return 3;
+    return 0;
+}
+
+/* A byte that belongs to a word: ASCII letters and non-ASCII bytes that are
+ * not one of the separators above. */
+static bool word_byte(const unsigned char *p)
+{
+    return (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+           (*p >= 0x80 && !utf8_separator(p));
+}
+
+/* The configured language for a two-letter tag: that tag, else the first
+ * configured one with it as primary subtag ("pt" -> "pt-BR"); -1 for none. */
+static int configured(const sb_config_t *cfg, const char *tag)
+{
+    int exact = sb_config_language(cfg, tag);
+
+    if (exact >= 0)
+        return exact;
+    for (size_t i = 0; i < cfg->nlanguages; i++) {
+        const char *l = cfg->languages[i];
+        if (strlen(l) > 2 && (l[2] == '-' || l[2] == '_') &&
+            (l[0] | 0x20) == tag[0] && (l[1] | 0x20) == tag[1])
+            return (int)i;
+    }
+    return -1;
 }
 
 const char *sb_platform_detect_language(const sb_config_t *cfg, const char *text)
@@ -90,14 +121,20 @@ const char *sb_platform_detect_language(const sb_config_t *cfg, const char *text
     if (!cfg || !text)
         return NULL;
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-        lang_of[i] = sb_config_language(cfg, lists[i].tag);
+        lang_of[i] = configured(cfg, lists[i].tag);
     while (*p && words < 200) {
         size_t n = 0;
-        while (*p && !word_byte(*p))
-            p++;
-        while (*p && word_byte(*p)) {
+        while (*p && !word_byte(p))
+            p += utf8_separator(p) ? utf8_separator(p) : 1;
+        while (*p && word_byte(p)) {
+            unsigned char c = *p;
+            if (c >= 'A' && c <= 'Z')
+                c = (unsigned char)(c - 'A' + 'a');
+            else if (n > 0 && (unsigned char)word[n - 1] == 0xc3 && c >= 0x80 && c <= 0x9e &&
+                     c != 0x97)
+                c = (unsigned char)(c + 0x20);      /* Latin-1 capitals: Á -> á */
             if (n + 1 < sizeof(word))
-                word[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+                word[n++] = (char)c;
             p++;
         }
         if (!n)
