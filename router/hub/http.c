@@ -437,6 +437,9 @@ void hub__http_route(sb_hub_t *hub, struct lws *wsi, hub_http_t *h)
     const sb_channel_methods_t *ch;
 
     if (h->too_large) {
+        if (sb_channel_for_http(h->path))
+            sb_warn("webhook %s refused (413): body larger than %d bytes", h->path,
+                    hub->cfg->max_frame_bytes * 4);
         reply_error(h, 413, "too_large", "request body too large");
         return;
     }

@@ -35,7 +35,7 @@ struct hub_http_call {
     hub_http_call_t *prev, *next;      /* client->calls */
     uint64_t serial;
     struct lws *wsi;                   /* while connected, else NULL */
-    bool resolving, finished;
+    bool resolving, finished, body_sent;
 
     char *method, *host, *host_header, *path;
     int port;
@@ -602,8 +602,11 @@ static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE: {
         unsigned char *buf;
         int n;
-        if (!c || c->finished)
-            return c ? 0 : -1;
+        if (!c)
+            return -1;
+        if (c->finished || c->body_sent)
+            return 0;
+        c->body_sent = true;
         buf = sb_malloc(LWS_PRE + c->body_len + 1);
         memcpy(buf + LWS_PRE, c->body, c->body_len);
         lws_client_http_body_pending(wsi, 0);
