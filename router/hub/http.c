@@ -356,7 +356,7 @@ static void webhook(sb_hub_t *hub, struct lws *wsi, hub_http_t *h,
     ch->on_http(&x);
     free(x.query);
     sb_hub_drain(hub);
-    if (!hub->store->in_txn)
+    if (!hub->store->in_txn && !hub->turn_failed)
         return;                 /* nothing written: answered at once */
     if (c->nheld == c->held_cap) {
         c->held_cap = c->held_cap ? c->held_cap * 2 : 16;
