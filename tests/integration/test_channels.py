@@ -311,6 +311,9 @@ class ControlledApi:
                 try:
                     if delay:
                         time.sleep(delay)
+                    if action and action[0] == "slow":
+                        time.sleep(action[1])
+                        action = None
                     if action and action[0] == "drop":
                         rec["status"] = 0
                         api.requests.append(rec)
@@ -370,6 +373,10 @@ class ControlledApi:
     def drop(self, n, match=None):
         with self.lock:
             self.script += [(("drop",), match)] * n
+
+    def slow(self, n, seconds, match=None):
+        with self.lock:
+            self.script += [(("slow", seconds), match)] * n
 
     def stop(self):
         self.httpd.shutdown()
@@ -630,14 +637,81 @@ async def test_unreachable_api_is_retried_then_delivered():
     alice = await srv.online_agent("tok-alice")
     conv = await whatsapp_conversation(srv, alice)
     await alice.message(conv["id"], "waiting for the platform")
-    await wait_until(lambda: "not sent" in srv.log() and "waiting" not in "", 
-                     "a failed attempt in the log")
+    await wait_until(lambda: "not sent (connection failed" in srv.log(),
+                     "a refused connection in the log, to be retried")
     await srv.stop()
     srv2 = await start_server(restart_config(full_config(api), srv.db_path), name="restarted")
     req = await api.expect_request(lambda r: "waiting for the platform" in body_text(r),
                                    "the message after the restart")
     check(urllib.parse.urlsplit(req["path"]).path == "/v21.0/1099/messages", req["path"])
     del srv2
+
+
+async def test_slow_api_times_out_and_is_retried():
+    api = ControlledApi()
+    api.slow(1, 2.5, match="behind a slow API")
+    srv = await start_server(full_config(api, outbox_timeout_s=1))
+    alice = await srv.online_agent("tok-alice")
+    conv = await whatsapp_conversation(srv, alice)
+    t0 = time.monotonic()
+    seq = await alice.message(conv["id"], "behind a slow API")
+    await alice.expect("delivery", seq=seq, state="sent")
+    dt = time.monotonic() - t0
+    check(1.0 <= dt < 2.4, "sent after %.2f s: want the 1 s timeout, then a retry" % dt)
+    check("timed out" in srv.log(), "the timeout is not in the log")
+    await alice.expect_none("delivery", within=1.5, seq=seq)   # the late answer changes nothing
+
+
+async def test_api_host_name_resolved_off_the_loop():
+    api = ControlledApi()
+    cfg = full_config(api)
+    cfg["channels"]["telegram"]["api_base"] = "http://localhost:%d" % api.port
+    srv = await start_server(cfg)
+    alice = await srv.online_agent("tok-alice")
+    status, _, _ = await post_telegram(srv, telegram_update(6001, 1, "hello", chat=61))
+    check(status == 200, "telegram %s" % status)
+    conv = await alice.expect_assigned()
+    seq = await alice.message(conv["id"], "by name")
+    await alice.expect("delivery", seq=seq, state="sent")
+    req = api.matching("by name")[0]
+    check(req["headers"].get("host", "").startswith("localhost"), "Host header %r"
+          % req["headers"].get("host"))
+
+
+async def test_webhook_while_store_locked():
+    """A commit that fails turns the held 200 into 503; while the store is down
+    webhooks get 503 at once; once it is back the platform's retry is a
+    duplicate of what was kept, stored once."""
+    api = ControlledApi()
+    srv = await start_server(full_config(api))
+    alice = await srv.online_agent("tok-alice")
+    await whatsapp_conversation(srv, alice, "before the lock", "wamid.L0")
+    lock = sqlite3.connect(srv.db_path, isolation_level=None, timeout=5)
+    lock.execute("BEGIN EXCLUSIVE")
+    doc = whatsapp_update("while locked", "wamid.L1")
+    try:
+        status, _, body = await post_signed(srv, "/v1/webhooks/whatsapp", WA_SECRET, doc)
+        check(status == 503, "webhook whose commit failed: %s %r" % (status, body))
+        status, _, body = await post_signed(srv, "/v1/webhooks/whatsapp", WA_SECRET,
+                                            whatsapp_update("refused", "wamid.L2"))
+        check(status == 503, "webhook while the store is down: %s %r" % (status, body))
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    await wait_until(lambda: "writes succeed again" in srv.log(), "the store back")
+    await wait_until(lambda: "channels: writing again" in srv.log(),
+                     "the inbound id the failed commit lost written again")
+    await asyncio.sleep(0.3)
+    status, _, body = await post_signed(srv, "/v1/webhooks/whatsapp", WA_SECRET, doc)
+    check(status == 200 and json.loads(body).get("duplicates") == 1,
+          "the platform's retry after the store came back: %s %r" % (status, body))
+    status, _, body = await post_signed(srv, "/v1/webhooks/whatsapp", WA_SECRET,
+                                        whatsapp_update("refused", "wamid.L2"))
+    check(status == 200 and json.loads(body).get("messages") == 1, "%s %r" % (status, body))
+    await srv.stop()
+    for text in ("while locked", "refused"):
+        n = count_rows(srv.db_path, "SELECT count(*) FROM messages WHERE text = ?", (text,))
+        check(n == 1, "%r stored %d times" % (text, n))
 
 
 # -- restart ------------------------------------------------------------------
