@@ -47,10 +47,17 @@ const sb_channel_methods_t *sb_channel_for_http(const char *path)
 
 /* --- (channel, contact) -> open conversation ---------------------------------- */
 
+/*
+ * A hash map from keys (channel '\x1f' contact, and per-conversation flags)
+ * to conversation ids. Each conversation's keys are also chained from a
+ * node keyed '\x1d' + its id, so forgetting a conversation that closed costs
+ * only its own keys.
+ */
 typedef struct map_node {
-    struct map_node *next;
+    struct map_node *next;          /* in its bucket */
+    struct map_node *conv_next;     /* the conversation's keys (from its index node) */
     char conv_id[40];
-    char key[];                     /* channel '\x1f' contact */
+    char key[];
 } map_node_t;
 
 struct hub_conv_map {
@@ -107,63 +114,114 @@ static void map_grow(hub_conv_map_t *m)
     m->nbuckets = n;
 }
 
+/* The node of key, created (empty conv_id) when absent and create is set. */
+static map_node_t *map_node(hub_conv_map_t *m, const char *key, bool create)
+{
+    map_node_t **pp;
+    size_t n;
+
+    if (!m->nbuckets) {
+        if (!create)
+            return NULL;
+        map_grow(m);
+    }
+    pp = map_slot(m, key);
+    if (*pp || !create)
+        return *pp;
+    if (m->count + 1 > m->nbuckets) {
+        map_grow(m);
+        pp = map_slot(m, key);
+    }
+    n = strlen(key) + 1;
+    *pp = sb_calloc(1, sizeof(**pp) + n);
+    memcpy((*pp)->key, key, n);
+    m->count++;
+    return *pp;
+}
+
+/* Unlinks and frees the node of key (which must exist). */
+static void map_remove(hub_conv_map_t *m, const char *key)
+{
+    map_node_t **pp = map_slot(m, key), *node = *pp;
+
+    *pp = node->next;
+    free(node);
+    m->count--;
+}
+
+static void index_key(char *buf, size_t len, const char *conv_id)
+{
+    snprintf(buf, len, "\x1d%s", conv_id);
+}
+
+/* Takes node off its conversation's chain. */
+static void unchain(hub_conv_map_t *m, map_node_t *node)
+{
+    char ik[48];
+    map_node_t *idx, **pp;
+
+    index_key(ik, sizeof(ik), node->conv_id);
+    if (!(idx = map_node(m, ik, false)))
+        return;
+    for (pp = &idx->conv_next; *pp; pp = &(*pp)->conv_next)
+        if (*pp == node) {
+            *pp = node->conv_next;
+            break;
+        }
+    node->conv_next = NULL;
+    if (!idx->conv_next)
+        map_remove(m, ik);
+}
+
 static void map_put(hub_conv_map_t *m, const char *key, const char *conv_id)
 {
-    map_node_t **pp, *node;
+    map_node_t *node = map_node(m, key, true), *idx;
+    char ik[48];
 
-    if (m->count + 1 > m->nbuckets)
-        map_grow(m);
-    pp = map_slot(m, key);
-    if (!*pp) {
-        size_t n = strlen(key) + 1;
-        node = sb_calloc(1, sizeof(*node) + n);
-        memcpy(node->key, key, n);
-        *pp = node;
-        m->count++;
+    if (node->conv_id[0]) {
+        if (strcmp(node->conv_id, conv_id) == 0)
+            return;
+        unchain(m, node);
     }
-    snprintf((*pp)->conv_id, sizeof((*pp)->conv_id), "%s", conv_id);
+    snprintf(node->conv_id, sizeof(node->conv_id), "%s", conv_id);
+    index_key(ik, sizeof(ik), conv_id);
+    idx = map_node(m, ik, true);
+    node = map_node(m, key, false);         /* the table may have grown */
+    node->conv_next = idx->conv_next;
+    idx->conv_next = node;
 }
 
 static const char *map_get(hub_conv_map_t *m, const char *key)
 {
-    map_node_t **pp;
+    map_node_t *node = map_node(m, key, false);
 
-    if (!m->nbuckets)
-        return NULL;
-    pp = map_slot(m, key);
-    return *pp ? (*pp)->conv_id : NULL;
+    return node ? node->conv_id : NULL;
 }
 
 static void map_del(hub_conv_map_t *m, const char *key)
 {
-    map_node_t **pp, *node;
+    map_node_t *node = map_node(m, key, false);
 
-    if (!m->nbuckets)
+    if (!node)
         return;
-    pp = map_slot(m, key);
-    if ((node = *pp)) {
-        *pp = node->next;
-        free(node);
-        m->count--;
-    }
+    unchain(m, node);
+    map_remove(m, key);
 }
 
-/* Removes every entry naming conv_id (a conversation has one or two keys). */
+/* Removes every key of conv_id (its contact key, its flags). */
 static void map_del_conv(hub_conv_map_t *m, const char *conv_id)
 {
-    for (size_t i = 0; i < m->nbuckets; i++) {
-        map_node_t **pp = &m->buckets[i];
-        while (*pp) {
-            if (strcmp((*pp)->conv_id, conv_id) == 0) {
-                map_node_t *node = *pp;
-                *pp = node->next;
-                free(node);
-                m->count--;
-            } else {
-                pp = &(*pp)->next;
-            }
-        }
+    char ik[48];
+    map_node_t *idx, *node, *next;
+
+    index_key(ik, sizeof(ik), conv_id);
+    if (!(idx = map_node(m, ik, false)))
+        return;
+    for (node = idx->conv_next; node; node = next) {
+        next = node->conv_next;
+        map_remove(m, node->key);
     }
+    map_remove(m, ik);
 }
 
 static void map_free(hub_conv_map_t *m)
