@@ -714,6 +714,30 @@ async def test_webhook_while_store_locked():
         check(n == 1, "%r stored %d times" % (text, n))
 
 
+async def test_closed_conversation_then_a_new_one():
+    """The agent closes: the customer gets the closed notice on the platform;
+    the contact's next message opens a new conversation (many times over)."""
+    api = ControlledApi()
+    srv = await start_server(full_config(api))
+    alice = await srv.online_agent("tok-alice")
+    seen = set()
+    for i in range(5):
+        status, _, _ = await post_telegram(srv, telegram_update(8000 + i, 80 + i, "round %d" % i,
+                                                                chat=808))
+        check(status == 200, "round %d: %s" % (i, status))
+        conv = await alice.expect_assigned()
+        check(conv["id"] not in seen, "round %d reopened a closed conversation" % i)
+        seen.add(conv["id"])
+        check([m["text"] for m in conv["transcript"]] == ["round %d" % i],
+              "round %d transcript %s" % (i, conv["transcript"]))
+        await alice.request_ok({"type": "close", "conversation_id": conv["id"]})
+        await alice.expect("released", conversation_id=conv["id"])
+    await wait_until(lambda: len(api.matching("This conversation is closed")) == 5,
+                     "five closed notices at sendMessage")
+    await wait_until(lambda: len(api.matching("has joined the conversation")) == 5,
+                     "five joined notices at sendMessage")
+
+
 # -- restart ------------------------------------------------------------------
 
 async def test_delivery_survives_kill9():
