@@ -42,6 +42,17 @@ int sb_hub_port(const sb_hub_t *hub);
 int sb_hub_run(sb_hub_t *hub);
 /* Asks the loop to stop; async-signal-safe. */
 void sb_hub_stop(sb_hub_t *hub);
+
+/* What SIGHUP does, run on the loop (main.c loads and validates the file and
+ * applies it with sb_hub_apply_config). */
+typedef void (*sb_hub_reload_fn)(sb_hub_t *hub, void *arg);
+void sb_hub_on_reload(sb_hub_t *hub, sb_hub_reload_fn fn, void *arg);
+/* Asks the loop to run the reload function; async-signal-safe. */
+void sb_hub_request_reload(sb_hub_t *hub);
+/* Switches the hub to cfg (borrowed; the core and store must already use it):
+ * what sessions keep by index (supervisors' monitored pools) is carried over
+ * by id from old. Then carries out the core's actions. */
+void sb_hub_apply_config(sb_hub_t *hub, const sb_config_t *cfg, const sb_config_t *old);
 void sb_hub_free(sb_hub_t *hub);
 
 /* --- for endpoints and channel adapters -------------------------------- */

@@ -407,6 +407,41 @@ fail:
     free(want);
 }
 
+void hub__monitors_remap(sb_hub_t *hub, const sb_config_t *cfg, const sb_config_t *old)
+{
+    for (sb_session_t *s = hub->sessions; s; s = s->next) {
+        agent_session_t *as = s->kind == SB_SESSION_AGENT ? sb_session_data(s) : NULL;
+        bool *want;
+        if (!as || !as->monitor)
+            continue;
+        want = sb_calloc(cfg->npools, sizeof(bool));
+        for (size_t p = 0; p < old->npools; p++) {
+            int np = as->monitor[p] ? sb_config_pool(cfg, old->pools[p].id) : -1;
+            if (np >= 0)
+                want[np] = true;
+        }
+        free(as->monitor);
+        as->monitor = want;
+    }
+}
+
+void hub__agent_removed(sb_hub_t *hub, sb_agent_t *agent)
+{
+    sb_session_t *s = agent->user;
+    agent_session_t *as;
+
+    sb_info("agent %s removed from the configuration", agent->cfg->id);
+    agent->user = NULL;
+    if (!s)
+        return;
+    as = sb_session_data(s);
+    if (as)
+        as->agent = NULL;
+    sb_session_error(s, NULL, "unauthorized", "this agent was removed from the configuration");
+    sb_session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "agent removed");
+    (void)hub;
+}
+
 static void ag_frame(sb_session_t *s, json_t *frame, const char *type, const char *ref)
 {
     agent_session_t *as = sb_session_data(s);

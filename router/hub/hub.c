@@ -467,6 +467,10 @@ void sb_hub_drain(sb_hub_t *hub)
             to_agent(a->agent, o);
             break;
         case SB_ACT_AGENT_STATE:
+            if (a->reason && strcmp(a->reason, "removed") == 0) {
+                hub__agent_removed(hub, a->agent);
+                break;
+            }
             o = json_object();
             json_object_set_new(o, "type", json_string("status"));
             json_object_set_new(o, "state", json_string(sb_agent_state_name(a->agent->state)));
@@ -836,6 +840,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         return 0;
 
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* lws_cancel_service() from a signal handler: SIGHUP asked for a reload */
+        if (hub && hub->reload) {
+            hub->reload = 0;
+            if (hub->reload_fn)
+                hub->reload_fn(hub, hub->reload_arg);
+        }
+        return 0;
+
     default:
         break;
     }
@@ -1032,6 +1045,26 @@ int sb_hub_recover(sb_hub_t *hub)
             rs.skipped ? " (some skipped, see above)" : "");
     hub__channels_start(hub);          /* the outbox and the channels' own state */
     return rs.adopted;
+}
+
+void sb_hub_on_reload(sb_hub_t *hub, sb_hub_reload_fn fn, void *arg)
+{
+    hub->reload_fn = fn;
+    hub->reload_arg = arg;
+}
+
+void sb_hub_request_reload(sb_hub_t *hub)
+{
+    hub->reload = 1;
+    if (hub->ctx)
+        lws_cancel_service(hub->ctx);
+}
+
+void sb_hub_apply_config(sb_hub_t *hub, const sb_config_t *cfg, const sb_config_t *old)
+{
+    hub->cfg = cfg;
+    hub__monitors_remap(hub, cfg, old);
+    sb_hub_drain(hub);
 }
 
 void sb_hub_stop(sb_hub_t *hub)

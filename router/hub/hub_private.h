@@ -73,6 +73,9 @@ struct sb_hub {
     struct lws_vhost *vhost;
     int port;
     volatile int stop;
+    volatile int reload;
+    sb_hub_reload_fn reload_fn;
+    void *reload_arg;
     bool stopping;
 
     sb_session_t *sessions;
@@ -121,6 +124,10 @@ void hub__touch(sb_hub_t *hub);
 /* Supervisors' stats (router/hub/agent.c): (re)arms the one-second timer
  * while any session monitors a pool. */
 void hub__stats_arm(sb_hub_t *hub);
+/* After a reload: supervisors' monitored pools, from old's indexes to cfg's. */
+void hub__monitors_remap(sb_hub_t *hub, const sb_config_t *cfg, const sb_config_t *old);
+/* The agent was removed from the configuration: its session is closed. */
+void hub__agent_removed(sb_hub_t *hub, sb_agent_t *agent);
 
 /* --- channels (router/hub/channels.c, http.c, outbox.c, http_client.c) --- */
 
