@@ -680,8 +680,9 @@ async def test_api_host_name_resolved_off_the_loop():
 
 async def test_webhook_while_store_locked():
     """A commit that fails turns the held 200 into 503; while the store is down
-    webhooks get 503 at once; once it is back the platform's retry is a
-    duplicate of what was kept, stored once."""
+    webhooks get 503 at once; once it is back the platform's retry is taken
+    (or, when the first attempt got into memory before its commit failed, is
+    a duplicate of what was kept), and stored once either way."""
     api = ControlledApi()
     srv = await start_server(full_config(api))
     alice = await srv.online_agent("tok-alice")
@@ -703,7 +704,8 @@ async def test_webhook_while_store_locked():
                      "the inbound id the failed commit lost written again")
     await asyncio.sleep(0.3)
     status, _, body = await post_signed(srv, "/v1/webhooks/whatsapp", WA_SECRET, doc)
-    check(status == 200 and json.loads(body).get("duplicates") == 1,
+    check(status == 200 and json.loads(body).get("messages") == 1
+          and json.loads(body).get("duplicates") in (0, 1),
           "the platform's retry after the store came back: %s %r" % (status, body))
     status, _, body = await post_signed(srv, "/v1/webhooks/whatsapp", WA_SECRET,
                                         whatsapp_update("refused", "wamid.L2"))
