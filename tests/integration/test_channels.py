@@ -740,6 +740,40 @@ async def test_closed_conversation_then_a_new_one():
                      "five joined notices at sendMessage")
 
 
+async def test_telegram_64bit_chat_and_messenger_echo():
+    api = ControlledApi()
+    srv = await start_server(full_config(api))
+    alice = await srv.online_agent("tok-alice")
+    big = 9007199254740993                  # 2^53 + 1: not a double
+    status, _, _ = await post_telegram(srv, telegram_update(9100, 3, "from a big id", chat=big))
+    check(status == 200, "telegram %s" % status)
+    conv = await alice.expect_assigned()
+    check(conv["customer"]["contact"] == str(big), "contact %r" % conv["customer"]["contact"])
+    seq = await alice.message(conv["id"], "to a big id")
+    await alice.expect("delivery", seq=seq, state="sent")
+    sent = json.loads(api.matching("to a big id")[0]["body"])
+    check(sent["chat_id"] == big, "chat_id %r, want %d exactly" % (sent["chat_id"], big))
+    # Messenger echoes our page's own messages: acknowledged, nothing opened.
+    echo = {"object": "page", "entry": [{"id": "PAGE1", "time": 1, "messaging": [{
+        "sender": {"id": "PAGE1"}, "recipient": {"id": "PSIDE"}, "timestamp": 1,
+        "message": {"mid": "m_echo", "text": "our own reply", "is_echo": True}}]}]}
+    status, _, body = await post_signed(srv, "/v1/webhooks/messenger", MS_SECRET, echo)
+    check(status == 200 and json.loads(body).get("ignored") == 1, "echo %s %r" % (status, body))
+    await alice.expect_none("assigned", within=0.4)
+
+
+async def test_voice_greeting_localized():
+    api = ControlledApi()
+    cfg = full_config(api)
+    cfg["routing"]["default_language"] = "es"
+    cfg["templates"]["es"]["voice_greeting"] = "Gracias por llamar a {pool}. Espere, por favor."
+    srv = await start_server(cfg)
+    status, headers, body = await post_voice(srv, call_params("CAlocal0001", "ringing"))
+    text = body.decode()
+    check(status == 200 and '<Say language="es">Gracias por llamar a voice. Espere, por favor.</Say>'
+          in text, "localized TwiML %r" % text)
+
+
 # -- restart ------------------------------------------------------------------
 
 async def test_delivery_survives_kill9():
