@@ -18,7 +18,10 @@
  * Lifetime: objects referenced by actions stay valid until
  * sb_core_actions_clear(). A conversation that closed is freed by the core in
  * sb_core_actions_clear(), so the hub drops its own references to it when it
- * handles SB_ACT_CLOSED.
+ * handles SB_ACT_CLOSED; likewise an agent removed by sb_core_reconfigure()
+ * when it handles SB_ACT_AGENT_STATE with reason "removed". Agent objects
+ * never move: an sb_agent_t pointer stays valid until its agent is removed
+ * (and the actions cleared) or the core is freed.
  */
 #ifndef SWITCHBOARD_CORE_H
 #define SWITCHBOARD_CORE_H
@@ -173,7 +176,9 @@ typedef struct sb_action {
                                             "transferred" | "escalated"
                                   CLOSED: "agent" | "customer"
                                   AGENT_STATE: "missed_offers" (set away) |
-                                               "disconnected" (grace over, offline) */
+                                               "disconnected" (grace over, offline) |
+                                               "removed" (gone from the configuration:
+                                               close its session, drop the pointer) */
     const char *esc_kind;      /* TRANSFERRING: "functional" | "hierarchical" */
     char *text;                /* localized customer text, owned by the action list */
 } sb_action_t;
@@ -184,6 +189,42 @@ typedef struct sb_core sb_core_t;
 sb_core_t *sb_core_new(const sb_config_t *cfg);
 /* Frees the core, every conversation and pending action; accepts NULL. */
 void sb_core_free(sb_core_t *core);
+
+/*
+ * Switches the core to cfg (borrowed; must outlive the core, or the next
+ * reconfiguration), an already validated configuration, without dropping
+ * anything. The old configuration must stay valid until the actions this
+ * produces are carried out and cleared: removed agents' cfg still point
+ * into it until then. Pools, languages, skills, topics and agents are
+ * matched by id (languages by tag, as sb_config_language):
+ *  - an agent that stays keeps its sb_agent_t (same address), state,
+ *    connection, held conversations, wrap-ups, idle_since and user; cfg and
+ *    index follow cfg. Holding more than its new capacity, it keeps what it
+ *    holds and gets nothing new until below. A new agent starts offline.
+ *  - a removed agent: its offers are withdrawn (history `declined`, reason
+ *    "agent_removed") and its conversations requeued at the front of their
+ *    pools (history `requeued`, reason "agent_removed", system message from
+ *    the `requeued` template); it gets SB_ACT_AGENT_STATE "removed" and is
+ *    freed in sb_core_actions_clear(). Core calls with it do nothing
+ *    (sb_core_agent_connect: SB_ECONFLICT).
+ *  - a conversation whose pool is gone moves to cfg's default_pool (history
+ *    `transferred`, reason "pool_removed", from_pool -1; a waiting customer
+ *    gets SB_ACT_TRANSFERRING; an assigned one stays with its agent); whose
+ *    language is gone takes the default language; whose topic is gone has
+ *    none; a required skill that is gone is dropped. History events that
+ *    named a removed pool name none (-1).
+ *  - queues and ready indexes are rebuilt; wait timers (steps, max wait)
+ *    re-armed from the new pool's settings, counted from the start of the
+ *    current wait (entered_pool_at kept); offers keep their deadlines.
+ *    Round-robin cursors, handle-time averages, served and SLA counters stay
+ *    with the pools that stay.
+ * Then every waiting conversation, best first, is matched (new capacity may
+ * assign at once) and queue notices go out as after any event; notices are
+ * rendered from cfg's templates from now on. sb_core_agent_find/_at/_count
+ * reflect cfg's agents on return. Returns 0, or SB_EINVAL when cfg is NULL.
+ * Cannot otherwise fail.
+ */
+int sb_core_reconfigure(sb_core_t *core, const sb_config_t *cfg, sb_ms_t now);
 
 /* --- lookups ------------------------------------------------------------ */
 sb_conv_t *sb_core_conv_find(sb_core_t *core, const char *id);

@@ -19,6 +19,79 @@
 
 /* --- construction -------------------------------------------------------- */
 
+/* Initializes pool state p of core->cfg: empty queues and ready buckets,
+ * no members. Cannot fail. */
+void core__pool_init(sb_core_t *core, pool_state_t *ps, size_t p)
+{
+    size_t nl = core->cfg->nlanguages;
+
+    memset(ps, 0, sizeof(*ps));
+    core__queue_init(&ps->queue, 0x5eed0000ULL + p * 7919);
+    ps->lqueue = sb_calloc(nl ? nl * 2 : 1, sizeof(*ps->lqueue));
+    ps->ready = sb_calloc(nl ? nl : 1, sizeof(*ps->ready));
+    for (size_t l = 0; l < nl * 2; l++)
+        core__queue_init(&ps->lqueue[l], 0x1a9900000ULL + p * 7919 + l * 104729);
+    ps->rr_cursor = -1;
+    ps->last_walk = INT64_MIN / 2;
+    ps->dirty_from = SIZE_MAX;
+    core__timer_init(&ps->t_notice, CORE_T_NOTICE, (void *)(intptr_t)p);
+}
+
+/* Frees what core__pool_init and core__members_build allocated; nlanguages
+ * of the configuration the pool was built for. The notice timer must be
+ * disarmed. */
+void core__pool_free(pool_state_t *ps, size_t nlanguages)
+{
+    free(ps->members);
+    if (ps->ready)
+        for (size_t l = 0; l < nlanguages; l++)
+            free(ps->ready[l].agents);
+    free(ps->ready);
+    free(ps->lqueue);
+}
+
+/* Lists every agent of core->agents in the members of its pools (agent
+ * indexes, ascending). The pools' member lists must be empty. */
+void core__members_build(sb_core_t *core)
+{
+    for (size_t i = 0; i < core->nagents; i++) {
+        const sb_cfg_agent_t *ac = core->agents[i]->pub.cfg;
+        for (size_t k = 0; k < ac->npools; k++) {
+            int p = ac->pools[k];
+            if (p < 0 || (size_t)p >= core->npools)
+                continue;
+            pool_state_t *ps = &core->pools[p];
+            ps->members = sb_realloc(ps->members, (ps->nmembers + 1) * sizeof(int));
+            ps->members[ps->nmembers++] = (int)i;
+        }
+    }
+}
+
+/* A new agent for ac at index: offline, holding nothing. Cannot fail. */
+agent_ext_t *core__agent_new(const sb_cfg_agent_t *ac, int index)
+{
+    agent_ext_t *a = sb_calloc(1, sizeof(*a));
+
+    a->pub.cfg = ac;
+    a->pub.index = index;
+    a->pub.state = SB_AGENT_OFFLINE;
+    a->pub.core_private = a;
+    core__timer_init(&a->t_grace, CORE_T_GRACE, a);
+    core__timer_init(&a->t_wrap, CORE_T_WRAP, a);
+    return a;
+}
+
+/* Frees an agent whose timers are disarmed; accepts NULL. */
+void core__agent_free(agent_ext_t *a)
+{
+    if (!a)
+        return;
+    free(a->convs);
+    free(a->wraps);
+    free(a->bucket_pos);
+    free(a);
+}
+
 sb_core_t *sb_core_new(const sb_config_t *cfg)
 {
     sb_core_t *core;
@@ -35,39 +108,16 @@ sb_core_t *sb_core_new(const sb_config_t *cfg)
     core->npools = cfg->npools;
     core->pools = sb_calloc(cfg->npools ? cfg->npools : 1, sizeof(*core->pools));
     core->dirty = sb_calloc(cfg->npools ? cfg->npools : 1, sizeof(*core->dirty));
-    for (size_t p = 0; p < cfg->npools; p++) {
-        pool_state_t *ps = &core->pools[p];
-        core__queue_init(&ps->queue, 0x5eed0000ULL + p * 7919);
-        ps->lqueue = sb_calloc(cfg->nlanguages ? cfg->nlanguages * 2 : 1, sizeof(*ps->lqueue));
-        ps->ready = sb_calloc(cfg->nlanguages ? cfg->nlanguages : 1, sizeof(*ps->ready));
-        for (size_t l = 0; l < cfg->nlanguages * 2; l++)
-            core__queue_init(&ps->lqueue[l], 0x1a9900000ULL + p * 7919 + l * 104729);
-        ps->rr_cursor = -1;
-        ps->last_walk = INT64_MIN / 2;
-        ps->dirty_from = SIZE_MAX;
-        core__timer_init(&ps->t_notice, CORE_T_NOTICE, (void *)(intptr_t)p);
-    }
+    for (size_t p = 0; p < cfg->npools; p++)
+        core__pool_init(core, &core->pools[p], p);
 
     core->nagents = cfg->nagents;
     core->agents = sb_calloc(cfg->nagents ? cfg->nagents : 1, sizeof(*core->agents));
     for (size_t i = 0; i < cfg->nagents; i++) {
-        agent_ext_t *a = &core->agents[i];
-        a->pub.cfg = &cfg->agents[i];
-        a->pub.index = (int)i;
-        a->pub.state = SB_AGENT_OFFLINE;
-        a->pub.core_private = a;
-        core__timer_init(&a->t_grace, CORE_T_GRACE, a);
-        core__timer_init(&a->t_wrap, CORE_T_WRAP, a);
-        core__map_put(&core->agent_ids, cfg->agents[i].id, a);
-        for (size_t k = 0; k < cfg->agents[i].npools; k++) {
-            int p = cfg->agents[i].pools[k];
-            if (p < 0 || (size_t)p >= cfg->npools)
-                continue;
-            pool_state_t *ps = &core->pools[p];
-            ps->members = sb_realloc(ps->members, (ps->nmembers + 1) * sizeof(int));
-            ps->members[ps->nmembers++] = (int)i;
-        }
+        core->agents[i] = core__agent_new(&cfg->agents[i], (int)i);
+        core__map_put(&core->agent_ids, cfg->agents[i].id, core->agents[i]);
     }
+    core__members_build(core);
     return core;
 }
 
@@ -119,6 +169,11 @@ static void free_closed(sb_core_t *core)
         conv_free(core->closed);
         core->closed = next;
     }
+    while (core->removed) {
+        agent_ext_t *next = core->removed->next_removed;
+        core__agent_free(core->removed);
+        core->removed = next;
+    }
 }
 
 void sb_core_free(sb_core_t *core)
@@ -136,19 +191,11 @@ void sb_core_free(sb_core_t *core)
     }
     core__map_free(&core->convs);
     core__map_free(&core->agent_ids);
-    for (size_t i = 0; i < core->nagents; i++) {
-        free(core->agents[i].convs);
-        free(core->agents[i].wraps);
-        free(core->agents[i].bucket_pos);
-    }
+    for (size_t i = 0; i < core->nagents; i++)
+        core__agent_free(core->agents[i]);
     free(core->agents);
-    for (size_t p = 0; p < core->npools; p++) {
-        free(core->pools[p].members);
-        for (size_t l = 0; l < core->cfg->nlanguages; l++)
-            free(core->pools[p].ready[l].agents);
-        free(core->pools[p].ready);
-        free(core->pools[p].lqueue);
-    }
+    for (size_t p = 0; p < core->npools; p++)
+        core__pool_free(&core->pools[p], core->cfg->nlanguages);
     free(core->pools);
     free(core->dirty);
     free(core);
@@ -175,7 +222,7 @@ size_t sb_core_agent_count(const sb_core_t *core)
 
 sb_agent_t *sb_core_agent_at(sb_core_t *core, size_t i)
 {
-    return core && i < core->nagents ? &core->agents[i].pub : NULL;
+    return core && i < core->nagents ? &core->agents[i]->pub : NULL;
 }
 
 size_t sb_core_conv_count(const sb_core_t *core)
@@ -580,8 +627,10 @@ int sb_core_agent_connect(sb_core_t *core, sb_agent_t *agent, sb_ms_t now)
 
     if (!core || !agent)
         return SB_EINVAL;
-    core__enter(core);
     a = core__ax(agent);
+    if (a->removed)
+        return SB_ECONFLICT;
+    core__enter(core);
     agent->connected = true;
     core__timer_cancel(&core->timers, &a->t_grace);
     if (agent->state == SB_AGENT_OFFLINE)
@@ -608,11 +657,12 @@ static void withdraw_offers(sb_core_t *core, agent_ext_t *a, const char *reason,
     }
 }
 
-/* Puts conv, held by a, back at the front of its pool: history `requeued`, a
- * system message from the `requeued` template, then routed like an arrival
- * (to another agent that fits, else QUEUE at the front). */
-static void requeue(sb_core_t *core, sb_conv_t *conv, agent_ext_t *a, const char *reason,
-                    sb_ms_t now)
+/* Takes conv from a, which holds it, and makes it a requeued conversation
+ * that waits again from now at the front of its pool: history `requeued`
+ * with reason and a system message from the `requeued` template. It is in no
+ * queue yet and its wait timers are not armed: see requeue(). */
+void core__requeue_detach(sb_core_t *core, sb_conv_t *conv, agent_ext_t *a,
+                          const char *reason, sb_ms_t now)
 {
     conv_ext_t *cx = core__cx(conv);
     core_tpl_var_t vars[] = { { "pool", core->cfg->pools[conv->pool].id } };
@@ -629,6 +679,15 @@ static void requeue(sb_core_t *core, sb_conv_t *conv, agent_ext_t *a, const char
     text = core__text(core, conv, SB_TPL_REQUEUED, vars, 1);
     core__system_message(core, conv, text, now);
     free(text);
+}
+
+/* Puts conv, held by a, back at the front of its pool (core__requeue_detach),
+ * then routes it like an arrival (to another agent that fits, else QUEUE at
+ * the front). */
+static void requeue(sb_core_t *core, sb_conv_t *conv, agent_ext_t *a, const char *reason,
+                    sb_ms_t now)
+{
+    core__requeue_detach(core, conv, a, reason, now);
     core__arm_wait_timers(core, conv);
     core__route(core, conv, &a->pub, now);
 }

@@ -3,8 +3,10 @@
  *
  * A conversation is allocated as a conv_ext_t whose first member is the
  * public sb_conv_t, so the core converts between them with a cast (and
- * conv->core_private points at the same object). Agents are an array of
- * agent_ext_t, one per cfg->agents[i], in configuration order.
+ * conv->core_private points at the same object). Agents are allocated one
+ * by one (the hub keeps pointers to them across a reconfiguration) and
+ * listed in core->agents in configuration order: core->agents[i]->pub.index
+ * == i and pub.cfg == &cfg->agents[i].
  */
 #ifndef SB_CORE_INTERNAL_H
 #define SB_CORE_INTERNAL_H
@@ -79,6 +81,9 @@ typedef struct agent_ext {
     bool indexed;               /* in its pools' ready buckets */
     size_t *bucket_pos;         /* [k * nlanguages + l]: position in the bucket of
                                    its k-th pool and language l */
+    bool removed;               /* gone from the configuration: holds nothing, is in
+                                   no index, freed at the next actions clear */
+    struct agent_ext *next_removed;
 } agent_ext_t;
 
 typedef struct pool_state {
@@ -106,7 +111,7 @@ typedef struct pool_state {
 
 struct sb_core {
     const sb_config_t *cfg;
-    agent_ext_t *agents;
+    agent_ext_t **agents;       /* [nagents], configuration order */
     size_t nagents;
     pool_state_t *pools;
     size_t npools;
@@ -117,6 +122,7 @@ struct sb_core {
     size_t nactions, actions_cap;
     uint64_t epoch;             /* bumped by every entry point: CONV_SAVE dedup */
     conv_ext_t *closed;         /* closed since the last clear */
+    agent_ext_t *removed;       /* removed by a reconfiguration since the last clear */
     uint64_t next_ticket;
     int *dirty;                 /* pools with pending queue notices */
     size_t ndirty;
@@ -125,7 +131,12 @@ struct sb_core {
 static inline conv_ext_t *core__cx(sb_conv_t *c) { return (conv_ext_t *)c; }
 static inline agent_ext_t *core__ax(sb_agent_t *a) { return (agent_ext_t *)a; }
 
-/* --- core.c: actions, history, texts ------------------------------------- */
+/* --- core.c: construction, actions, history, texts ------------------------ */
+void core__pool_init(sb_core_t *core, pool_state_t *ps, size_t p);
+void core__pool_free(pool_state_t *ps, size_t nlanguages);
+void core__members_build(sb_core_t *core);
+agent_ext_t *core__agent_new(const sb_cfg_agent_t *ac, int index);
+void core__agent_free(agent_ext_t *a);
 sb_action_t *core__act(sb_core_t *core, sb_action_kind_t kind, sb_conv_t *conv,
                        sb_agent_t *agent);
 void core__save(sb_core_t *core, sb_conv_t *conv);
@@ -146,6 +157,8 @@ void core__slot_free(sb_core_t *core, agent_ext_t *a, sb_media_t media);
 int *core__active(sb_agent_t *a, sb_media_t media);
 int core__check_owner(const sb_agent_t *agent, const sb_conv_t *conv);
 void core__grace_expired(sb_core_t *core, agent_ext_t *a, sb_ms_t now);
+void core__requeue_detach(sb_core_t *core, sb_conv_t *conv, agent_ext_t *a,
+                          const char *reason, sb_ms_t now);
 
 /* --- route.c: matching, offers, queues, notices -------------------------- */
 bool core__fits(const sb_core_t *core, const sb_agent_t *a, const sb_conv_t *conv,
@@ -163,6 +176,7 @@ void core__release_slot(sb_core_t *core, agent_ext_t *a, sb_conv_t *conv, bool w
 void core__offer_failed(sb_core_t *core, sb_conv_t *conv, sb_event_kind_t kind,
                         const char *reason, bool released, sb_ms_t now);
 void core__arm_wait_timers(sb_core_t *core, sb_conv_t *conv);
+int core__steps_applied(const sb_cfg_pool_t *pc, int relaxed);
 void core__mark_dirty(sb_core_t *core, int pool);
 void core__mark_dirty_from(sb_core_t *core, int pool, size_t position);
 void core__flush_notices(sb_core_t *core, sb_ms_t now);

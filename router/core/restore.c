@@ -14,17 +14,6 @@
 #include <jansson.h>
 #include <string.h>
 
-/* The number of steps already applied for a relaxation of `relaxed`. */
-static int steps_applied(const sb_cfg_pool_t *pc, int relaxed)
-{
-    int sum = 0;
-    size_t i;
-
-    for (i = 0; i < pc->nsteps && sum < relaxed; i++)
-        sum += pc->steps[i].relax_skill_levels;
-    return (int)i;
-}
-
 int sb_core_conv_restore(sb_core_t *core, sb_conv_t *src, const char *agent_id, sb_ms_t now)
 {
     const sb_config_t *cfg;
@@ -68,7 +57,7 @@ int sb_core_conv_restore(sb_core_t *core, sb_conv_t *src, const char *agent_id, 
     cx->ticket = core->next_ticket++;
     cx->queued_pool = -1;
     cx->wait_since = c->entered_pool_at;
-    cx->next_step = steps_applied(&cfg->pools[c->pool], c->relaxed);
+    cx->next_step = core__steps_applied(&cfg->pools[c->pool], c->relaxed);
     cx->notified_pos = cx->notified_eta = cx->notified_pool = -1;
     cx->last_notice_at = INT64_MIN / 2;
     cx->ever_assigned = c->first_response_at > 0 || c->state == SB_CONV_ASSIGNED;

@@ -131,7 +131,7 @@ agent_ext_t *core__select(sb_core_t *core, sb_conv_t *conv, const sb_agent_t *ex
         return NULL;
     b = &core->pools[conv->pool].ready[conv->language];
     for (size_t i = 0; i < b->n; i++) {
-        agent_ext_t *a = &core->agents[b->agents[i]];
+        agent_ext_t *a = core->agents[b->agents[i]];
         if (&a->pub == exclude || !core__fits(core, &a->pub, conv, conv->pool))
             continue;
         if (!best || better(core, conv->pool, conv, &a->pub, &best->pub))
@@ -367,7 +367,7 @@ void core__agent_reindex(sb_core_t *core, agent_ext_t *a)
                 size_t i = a->bucket_pos[k * nl + l], last = --b->n;
                 if (i == last)
                     continue;
-                agent_ext_t *moved = &core->agents[b->agents[last]];
+                agent_ext_t *moved = core->agents[b->agents[last]];
                 b->agents[i] = b->agents[last];
                 for (size_t k2 = 0; k2 < moved->pub.cfg->npools; k2++)
                     if (moved->pub.cfg->pools[k2] == p && moved->bucket_pos[k2 * nl + l] == last) {
@@ -614,6 +614,18 @@ void core__walk_notices(sb_core_t *core, int pool, sb_ms_t now)
 }
 
 /* --- wait timers ------------------------------------------------------------------ */
+
+/* The number of the pool's steps already applied for a relaxation of
+ * `relaxed` (the index of the next step to apply). */
+int core__steps_applied(const sb_cfg_pool_t *pc, int relaxed)
+{
+    int sum = 0;
+    size_t i;
+
+    for (i = 0; i < pc->nsteps && sum < relaxed; i++)
+        sum += pc->steps[i].relax_skill_levels;
+    return (int)i;
+}
 
 /* Arms the conversation's relaxation step and max-wait timers for its
  * current pool, counted from the start of its current wait. */

@@ -18,7 +18,7 @@ int sb_core_pool_stats(const sb_core_t *core, int pool, sb_ms_t now, sb_pool_sta
     if (ps->queue.root && now > ps->queue.root->min_arrival)
         out->longest_wait_ms = now - ps->queue.root->min_arrival;
     for (size_t i = 0; i < ps->nmembers; i++) {
-        const sb_agent_t *a = &core->agents[ps->members[i]].pub;
+        const sb_agent_t *a = &core->agents[ps->members[i]]->pub;
         if (a->state == SB_AGENT_AWAY) {
             out->agents_away++;
         } else if (a->state == SB_AGENT_OFFLINE || !a->connected) {

@@ -6,10 +6,14 @@
  * pools, languages, skills and capacities, some bots), then plays a few
  * hundred random events (arrivals, messages, closes, status changes,
  * disconnects, offers answered or ignored, transfers, escalations, clock
- * jumps with ticks). After every event it checks, from the core's own
- * bookkeeping:
- *  - capacity is never exceeded, and every slot is accounted for (held
- *    conversations plus wrap-ups);
+ * jumps with ticks, and reconfigurations that flip between two random
+ * configurations sharing some ids). After every event it checks, from the
+ * core's own bookkeeping:
+ *  - capacity is never exceeded (an agent whose capacity a reconfiguration
+ *    lowered below what it holds gets nothing new until below), and every
+ *    slot is accounted for (held conversations plus wrap-ups);
+ *  - a reconfiguration keeps every kept agent's object, drops removed ones
+ *    (holding nothing) and lists the new agents in configuration order;
  *  - every offered or assigned conversation has one owner, held by that
  *    agent and no other;
  *  - every open conversation not held is in exactly one queue, its pool's;
@@ -38,6 +42,9 @@ static int pick(int n)
 }
 
 static unsigned long run_seed;
+/* Per agent index: the most it may hold per medium (its capacity, or what it
+ * held above a lowered capacity, shrinking as it lets go). */
+static int *allow_chat, *allow_voice;
 static unsigned long seen[SB_ACT_AGENT_STATE + 1];   /* actions by kind, all runs */
 static unsigned long seen_ev[SB_EV__COUNT];          /* history events by kind */
 static int event_no;
@@ -138,11 +145,17 @@ static void check_invariants(sb_core_t *core)
     int *online_chat = calloc(core->npools, sizeof(int));
 
     for (size_t i = 0; i < core->nagents; i++) {
-        agent_ext_t *a = &core->agents[i];
+        agent_ext_t *a = core->agents[i];
         int chat = 0, voice = 0;
         PCHECK(a->pub.active_chat >= 0 && a->pub.active_voice >= 0);
-        PCHECK(a->pub.active_chat <= a->pub.cfg->cap_chat);
-        PCHECK(a->pub.active_voice <= a->pub.cfg->cap_voice);
+        PCHECK(a->pub.index == (int)i && a->pub.cfg == &cfg->agents[i]);
+        PCHECK(!a->removed && sb_core_agent_find(core, a->pub.cfg->id) == &a->pub);
+        PCHECK(a->pub.active_chat <= allow_chat[i]);
+        PCHECK(a->pub.active_voice <= allow_voice[i]);
+        allow_chat[i] = a->pub.active_chat > a->pub.cfg->cap_chat ? a->pub.active_chat
+                                                                   : a->pub.cfg->cap_chat;
+        allow_voice[i] = a->pub.active_voice > a->pub.cfg->cap_voice ? a->pub.active_voice
+                                                                      : a->pub.cfg->cap_voice;
         for (size_t k = 0; k < a->nconvs; k++) {
             sb_conv_t *c = a->convs[k];
             PCHECK(c->agent == &a->pub);
@@ -202,9 +215,9 @@ static void check_invariants(sb_core_t *core)
             PCHECK(c->agent);
             PCHECK(cx->queued_pool < 0);
             for (size_t k = 0; k < core->nagents; k++)
-                for (size_t j = 0; j < core->agents[k].nconvs; j++)
-                    if (core->agents[k].convs[j] == c) {
-                        PCHECK(&core->agents[k] == a);
+                for (size_t j = 0; j < core->agents[k]->nconvs; j++)
+                    if (core->agents[k]->convs[j] == c) {
+                        PCHECK(core->agents[k] == a);
                         held++;
                     }
             PCHECK(held == 1);
@@ -235,7 +248,7 @@ static void check_invariants(sb_core_t *core)
             const core_bucket_t *b = &core->pools[p].ready[l];
             size_t expect = 0;
             for (size_t i = 0; i < core->nagents; i++) {
-                const agent_ext_t *a = &core->agents[i];
+                const agent_ext_t *a = core->agents[i];
                 const sb_agent_t *pa = &a->pub;
                 bool ready = pa->state == SB_AGENT_AVAILABLE && pa->connected &&
                              (pa->active_chat < pa->cfg->cap_chat ||
@@ -256,7 +269,9 @@ static void check_invariants(sb_core_t *core)
         PCHECK(online_chat[p] == core->pools[p].online_chat);
     }
     PCHECK(in_queues == queued);
-    (void)cfg;
+    for (const agent_ext_t *a = core->removed; a; a = a->next_removed)
+        PCHECK(a->removed && !a->nconvs && !a->indexed && !a->online &&
+               a->pub.state == SB_AGENT_OFFLINE && !a->pub.connected);
     free(offers);
     free(online_chat);
 }
@@ -276,7 +291,7 @@ static sb_conv_t *held_conv(sb_core_t *core, sb_conv_state_t state)
 {
     int start = pick((int)core->nagents);
     for (size_t n = 0; n < core->nagents; n++) {
-        agent_ext_t *a = &core->agents[(start + n) % core->nagents];
+        agent_ext_t *a = core->agents[(start + n) % core->nagents];
         for (size_t k = 0; k < a->nconvs; k++)
             if (a->convs[k]->state == state)
                 return a->convs[k];
@@ -284,22 +299,89 @@ static sb_conv_t *held_conv(sb_core_t *core, sb_conv_state_t state)
     return NULL;
 }
 
+static void allow_reset(const sb_core_t *core)
+{
+    free(allow_chat);
+    free(allow_voice);
+    allow_chat = calloc(core->nagents + 1, sizeof(int));
+    allow_voice = calloc(core->nagents + 1, sizeof(int));
+    for (size_t i = 0; i < core->nagents; i++) {
+        allow_chat[i] = core->agents[i]->pub.cfg->cap_chat;
+        allow_voice[i] = core->agents[i]->pub.cfg->cap_voice;
+    }
+}
+
+/* Switches the core to cfg and checks what a reconfiguration promises about
+ * agents: kept ones are the same objects, in the new order, with no more
+ * than before above their new capacity; removed ones wait for the clear. */
+static int reload(sb_core_t *core, const sb_config_t *cfg, sb_ms_t now)
+{
+    size_t n = core->nagents;
+    agent_ext_t **before = malloc((n + 1) * sizeof(*before));
+    int *chat = malloc((n + 1) * sizeof(int)), *voice = malloc((n + 1) * sizeof(int));
+    char **ids = malloc((n + 1) * sizeof(char *));
+    int rc;
+
+    for (size_t i = 0; i < n; i++) {
+        before[i] = core->agents[i];
+        chat[i] = before[i]->pub.active_chat;
+        voice[i] = before[i]->pub.active_voice;
+        ids[i] = strdup(before[i]->pub.cfg->id);
+    }
+    rc = sb_core_reconfigure(core, cfg, now);
+    PCHECK(rc == SB_OK);
+    PCHECK(sb_core_agent_count(core) == cfg->nagents);
+    allow_reset(core);
+    for (size_t i = 0; i < n; i++) {
+        int j = sb_config_agent(cfg, ids[i]);
+        if (j < 0) {
+            bool listed = false;
+            for (agent_ext_t *r = core->removed; r; r = r->next_removed)
+                listed |= r == before[i];
+            PCHECK(listed && before[i]->removed);
+            PCHECK(sb_core_agent_find(core, ids[i]) == NULL);
+            PCHECK(fx_count(core, SB_ACT_AGENT_STATE, NULL, &before[i]->pub) >= 1);
+        } else {
+            agent_ext_t *a = core->agents[j];
+            PCHECK(a == before[i]);
+            PCHECK(a->pub.active_chat <= (chat[i] > a->pub.cfg->cap_chat ? chat[i]
+                                                                          : a->pub.cfg->cap_chat));
+            PCHECK(a->pub.active_voice <= (voice[i] > a->pub.cfg->cap_voice
+                                               ? voice[i] : a->pub.cfg->cap_voice));
+            if (a->pub.active_chat > allow_chat[j])
+                allow_chat[j] = a->pub.active_chat;
+            if (a->pub.active_voice > allow_voice[j])
+                allow_voice[j] = a->pub.active_voice;
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    free(before);
+    free(chat);
+    free(voice);
+    return rc;
+}
+
 static void one_run(unsigned long seed, int events)
 {
-    sb_config_t *cfg;
+    sb_config_t *cfgs[2], *cfg;
     sb_core_t *core;
     sb_ms_t now = 1000000;
     int opened = 0;
 
     run_seed = seed;
     rng = seed * 0x9e3779b97f4a7c15ULL + 1;
-    cfg = random_config();
+    cfgs[0] = random_config();
+    cfgs[1] = random_config();
+    cfg = cfgs[0];
     core = sb_core_new(cfg);
+    allow_reset(core);
     for (event_no = 0; event_no < events; event_no++) {
         sb_agent_t *a = sb_core_agent_at(core, (size_t)pick((int)core->nagents));
         sb_conv_t *c = NULL;
         uint64_t seq;
         int rc = SB_OK, kind = pick(100);
+        bool ticked = false;
         size_t before;
 
         sb_core_actions(core, &before);
@@ -376,8 +458,13 @@ static void one_run(unsigned long seed, int events)
             if (c)
                 rc = sb_core_conv_escalate(core, c, (sb_esc_kind_t)pick(2),
                                            pick(2) ? pick((int)cfg->npools) : -1, "phrase", now);
+        } else if (kind < 89) {
+            /* SIGHUP: the other configuration */
+            cfg = cfg == cfgs[0] ? cfgs[1] : cfgs[0];
+            rc = reload(core, cfg, now);
         } else {
             /* time passes: fire what is due, sometimes past several deadlines */
+            ticked = true;
             sb_ms_t next = sb_core_next_deadline(core);
             if (next != SB_NEVER && pick(2))
                 now = next > now ? next : now;
@@ -391,7 +478,7 @@ static void one_run(unsigned long seed, int events)
             PCHECK(after == before);
         }
         PCHECK(sb_core_next_deadline(core) == SB_NEVER || sb_core_next_deadline(core) > now ||
-               kind < 88);
+               !ticked);
         check_invariants(core);
         {
             size_t n;
@@ -407,7 +494,8 @@ static void one_run(unsigned long seed, int events)
         now += pick(300);
     }
     sb_core_free(core);
-    fx_free(cfg);
+    fx_free(cfgs[0]);
+    fx_free(cfgs[1]);
 }
 
 int main(int argc, char **argv)
@@ -417,6 +505,8 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < runs; i++)
         one_run(first + (unsigned long)i, 300);
+    free(allow_chat);
+    free(allow_voice);
     /* what the runs exercised, so a generator that stops reaching a path shows */
     fprintf(stderr, "actions:");
     for (int k = 0; k <= SB_ACT_AGENT_STATE; k++)
