@@ -100,7 +100,8 @@ static int on_message(sb_hub_t *hub, const social_platform_t *sp, const sb_confi
     if (rc < 0) {
         sb_warn("%s: message %s from %s not taken: %s", sp->name, ev->external_id,
                 ev->contact_id, sb_strerror(rc));
-        return rc;
+        /* Only what may work later is worth the platform's retry. */
+        return rc == SB_EUNAVAIL || rc == SB_EIO || rc == SB_ENOMEM ? rc : 0;
     }
     if (res.duplicate) {
         (*dups)++;

@@ -50,6 +50,7 @@ struct hub_outbox {
     ob_chan_count_t *chans;
     size_t nchans;
     uint64_t rng;
+    bool fresh;                 /* items became sendable since the last run */
 };
 
 static void ob_run(lws_sorted_usec_list_t *sul);
@@ -146,12 +147,16 @@ static void schedule(sb_hub_t *hub, hub_outbox_t *ob, sb_ms_t at)
                      at > now ? (lws_usec_t)(at - now) * 1000 : 1);
 }
 
+/* After a commit: a run only when it made items sendable (a run walks every
+ * pending item; turns that committed nothing of the outbox's cost nothing). */
 void hub__outbox_kick(sb_hub_t *hub)
 {
     hub_outbox_t *ob = hub->chan ? hub->chan->outbox : NULL;
 
-    if (ob && ob->n)
+    if (ob && ob->fresh) {
+        ob->fresh = false;
         schedule(hub, ob, sb_hub_now());
+    }
 }
 
 /* --- rows and agents ------------------------------------------------------------ */
@@ -514,8 +519,10 @@ void hub__outbox_committed(sb_hub_t *hub, int64_t id)
     hub_outbox_t *ob = hub->chan ? hub->chan->outbox : NULL;
     ob_item_t *it = ob ? find_item(ob, id) : NULL;
 
-    if (it)
+    if (it) {
         it->durable = true;
+        ob->fresh = true;
+    }
 }
 
 static int report_row(void *arg, const sb_outbox_row_t *row)
