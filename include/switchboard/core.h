@@ -49,8 +49,33 @@ typedef enum {
 typedef enum {
     SB_EV_CREATED, SB_EV_QUEUED, SB_EV_OFFERED, SB_EV_ASSIGNED, SB_EV_DECLINED,
     SB_EV_OFFER_EXPIRED, SB_EV_TRANSFERRED, SB_EV_ESCALATED, SB_EV_OVERFLOW,
-    SB_EV_REQUEUED, SB_EV_CLOSED, SB_EV_RELAXED, SB_EV__COUNT
+    SB_EV_REQUEUED, SB_EV_CLOSED, SB_EV_RELAXED,
+    SB_EV_LANGUAGE,    /* "language": the router set the language from the customer's
+                          text; reason "detected: <tag>" */
+    SB_EV__COUNT
 } sb_event_kind_t;
+
+/*
+ * Language detection (routing.detect_language). A chat conversation opened
+ * without a configured language (sb_conv_spec_t.language NULL or not in
+ * `languages`) is "undeclared" and its language is guessed from the
+ * customer's text (sb_langdetect), falling back to routing.default_language:
+ *  - with first_text at open, the guess is made before routing;
+ *  - without it, the conversation is queued (the customer gets QUEUE) but
+ *    held: offered or assigned to nobody until the first customer message,
+ *    or until SB_CORE_DETECT_HOLD_MS have passed (then in the default
+ *    language);
+ *  - while it waits unassigned (queued, never offered or assigned yet), each
+ *    of its first SB_CORE_DETECT_MESSAGES customer messages is guessed
+ *    again; a confident guess that differs switches the language (history
+ *    `language`, reason "detected: <tag>"), and it is routed in that
+ *    language (its place in the pool's queue is kept; its queue notice is
+ *    sent again in the new language).
+ * A declared language never changes. Voice conversations are never held.
+ * There is no configuration key for the hold (fixed here).
+ */
+#define SB_CORE_DETECT_HOLD_MS 10000
+#define SB_CORE_DETECT_MESSAGES 3
 
 /* One transcript entry. Strings are owned by the conversation. */
 typedef struct sb_message {
@@ -139,7 +164,11 @@ typedef struct sb_conv_spec {
     const char *channel;       /* default "webchat" */
     sb_media_t media;
     const char *name, *email, *contact;
-    const char *language;      /* BCP 47 tag or NULL */
+    const char *language;      /* BCP 47 tag or NULL (undeclared: see SB_CORE_DETECT_*) */
+    const char *first_text;    /* the customer's first text when the channel has it at
+                                  open (WhatsApp ...), or NULL: only used to guess an
+                                  undeclared language before routing; the caller still
+                                  adds it with sb_core_customer_message */
     const char *topic;         /* topic id or NULL */
     int pool;                  /* -1: from topic / default_pool */
     struct json_t *attributes; /* the core takes its own reference (json_incref): the
@@ -256,13 +285,17 @@ int sb_core_conv_restore(sb_core_t *core, sb_conv_t *conv, const char *agent_id,
 
 /*
  * Opens a conversation and routes it: assigned at once when an agent fits,
- * else queued (customer gets SB_ACT_QUEUE). Returns the conversation, or NULL
- * with *err set: SB_EINVAL for an unknown topic, SB_ECONFLICT for a duplicate id.
+ * else queued (customer gets SB_ACT_QUEUE); an undeclared language is guessed
+ * first, or the conversation is held in its queue until the customer writes
+ * (SB_CORE_DETECT_*). Returns the conversation, or NULL with *err set:
+ * SB_EINVAL for an unknown topic, SB_ECONFLICT for a duplicate id.
  */
 sb_conv_t *sb_core_conv_open(sb_core_t *core, const sb_conv_spec_t *spec,
                              sb_ms_t now, int *err);
 
-/* A customer message; *seq gets its seq. SB_ECONFLICT when closed. */
+/* A customer message; *seq gets its seq. SB_ECONFLICT when closed. May set
+ * an undeclared language and route (SB_CORE_DETECT_*), and escalate on a
+ * configured phrase (in the language it has then). */
 int sb_core_customer_message(sb_core_t *core, sb_conv_t *conv, const char *text,
                              sb_ms_t now, uint64_t *seq);
 /* The customer asks for a human or a supervisor (hierarchical escalation). */

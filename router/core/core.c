@@ -9,6 +9,7 @@
  * queue notices. Nothing here reads a clock or does I/O.
  */
 #include "internal.h"
+#include "switchboard/langdetect.h"
 #include "switchboard/phrase.h"
 #include "template.h"
 
@@ -394,6 +395,63 @@ void core__agent_refresh(sb_core_t *core, agent_ext_t *a)
 
 /* --- customer events ------------------------------------------------------ */
 
+/* History `language` for the language conv has now, reason "detected: <tag>". */
+static void language_event(sb_core_t *core, sb_conv_t *conv, sb_ms_t now)
+{
+    char reason[64];
+
+    snprintf(reason, sizeof(reason), "detected: %s", core->cfg->languages[conv->language]);
+    core__event(core, conv, SB_EV_LANGUAGE, -1, NULL, NULL, reason, NULL, now);
+}
+
+/* Sets conv's language (it may be queued) and records it. */
+void core__set_language(sb_core_t *core, sb_conv_t *conv, int language, sb_ms_t now)
+{
+    conv_ext_t *cx = core__cx(conv);
+
+    if (cx->queued_pool >= 0) {
+        pool_state_t *ps = &core->pools[cx->queued_pool];
+        core__queue_remove(&ps->lqueue[CORE_LQ(conv->language, conv->media)], &cx->lnode);
+        conv->language = language;
+        core__queue_insert(&ps->lqueue[CORE_LQ(conv->language, conv->media)], &cx->lnode);
+        /* the next notice walk tells it again, in its language */
+        cx->notified_pos = -1;
+        core__mark_dirty_from(core, cx->queued_pool,
+                              core__queue_rank(&ps->queue, &cx->qnode));
+    } else {
+        conv->language = language;
+    }
+    language_event(core, conv, now);
+}
+
+/*
+ * A customer message in a conversation whose language is guessed: while it
+ * waits unassigned, each of its first SB_CORE_DETECT_MESSAGES messages is
+ * guessed and a confident guess that differs switches the language; the
+ * first one ends a hold. Returns true when the conversation should look for
+ * an agent now (hold over or language changed).
+ */
+static bool detect_language(sb_core_t *core, sb_conv_t *conv, const char *text, sb_ms_t now)
+{
+    conv_ext_t *cx = core__cx(conv);
+    bool route;
+    int language;
+
+    if (!cx->lang_auto || conv->state != SB_CONV_QUEUED ||
+        cx->lang_msgs >= SB_CORE_DETECT_MESSAGES)
+        return false;
+    cx->lang_msgs++;
+    route = cx->lang_hold;
+    cx->lang_hold = false;
+    core__timer_cancel(&core->timers, &cx->t_lang);
+    language = sb_langdetect(core->cfg, text);
+    if (language >= 0 && language != conv->language) {
+        core__set_language(core, conv, language, now);
+        route = true;
+    }
+    return route;
+}
+
 sb_conv_t *sb_core_conv_open(sb_core_t *core, const sb_conv_spec_t *spec,
                              sb_ms_t now, int *err)
 {
@@ -401,7 +459,8 @@ sb_conv_t *sb_core_conv_open(sb_core_t *core, const sb_conv_spec_t *spec,
     const char *channel;
     conv_ext_t *cx;
     sb_conv_t *c;
-    int language, topic = -1, pool, priority = 0, e = SB_EINVAL;
+    int language, detected = -1, topic = -1, pool, priority = 0, e = SB_EINVAL;
+    bool detect, hold = false;
     const sb_cfg_topic_t *t = NULL;
 
     if (!core || !spec || !spec->id || !*spec->id || strlen(spec->id) >= sizeof(c->id))
@@ -417,6 +476,7 @@ sb_conv_t *sb_core_conv_open(sb_core_t *core, const sb_conv_spec_t *spec,
         goto fail;
     }
     language = sb_config_language(cfg, spec->language);
+    detect = language < 0 && cfg->detect_language && spec->media == SB_MEDIA_CHAT;
     if (language < 0)
         language = cfg->default_language;
     pool = cfg->default_pool;
@@ -432,6 +492,14 @@ sb_conv_t *sb_core_conv_open(sb_core_t *core, const sb_conv_spec_t *spec,
         pool = spec->pool;
     if (pool < 0 || (size_t)pool >= core->npools)
         goto fail;
+
+    if (detect && spec->first_text && *spec->first_text) {
+        detected = sb_langdetect(cfg, spec->first_text);
+        if (detected >= 0)
+            language = detected;
+    } else if (detect) {
+        hold = true;
+    }
 
     core__enter(core);
     cx = sb_calloc(1, sizeof(*cx));
@@ -466,9 +534,16 @@ sb_conv_t *sb_core_conv_open(sb_core_t *core, const sb_conv_spec_t *spec,
     core__timer_init(&cx->t_offer, CORE_T_OFFER, cx);
     core__timer_init(&cx->t_step, CORE_T_STEP, cx);
     core__timer_init(&cx->t_maxwait, CORE_T_MAXWAIT, cx);
+    core__timer_init(&cx->t_lang, CORE_T_LANG, cx);
+    cx->lang_auto = detect;
+    cx->lang_hold = hold;
     core__map_put(&core->convs, c->id, cx);
 
     core__event(core, c, SB_EV_CREATED, -1, NULL, NULL, NULL, NULL, now);
+    if (detected >= 0 && detected != cfg->default_language)
+        language_event(core, c, now);
+    if (hold)
+        core__timer_arm(&core->timers, &cx->t_lang, now + SB_CORE_DETECT_HOLD_MS);
     core__arm_wait_timers(core, c);
     core__route(core, c, NULL, now);
     core__flush_notices(core, now);
@@ -506,6 +581,8 @@ static void phrase_escalation(sb_core_t *core, sb_conv_t *conv, const char *text
 int sb_core_customer_message(sb_core_t *core, sb_conv_t *conv, const char *text,
                              sb_ms_t now, uint64_t *seq)
 {
+    bool route;
+
     if (!core || !conv || !text)
         return SB_EINVAL;
     if (conv->state == SB_CONV_CLOSED)
@@ -515,7 +592,11 @@ int sb_core_customer_message(sb_core_t *core, sb_conv_t *conv, const char *text,
     core__act(core, SB_ACT_MESSAGE, conv, NULL)->index = conv->nmsgs - 1;
     if (seq)
         *seq = conv->last_seq;
+    route = detect_language(core, conv, text, now);
     phrase_escalation(core, conv, text, now);
+    if (route && conv->state == SB_CONV_QUEUED)
+        core__route(core, conv, NULL, now);
+    core__flush_notices(core, now);
     return SB_OK;
 }
 
@@ -562,6 +643,8 @@ static agent_ext_t *close_conv(sb_core_t *core, sb_conv_t *conv, const char *rel
     core__timer_cancel(&core->timers, &cx->t_offer);
     core__timer_cancel(&core->timers, &cx->t_step);
     core__timer_cancel(&core->timers, &cx->t_maxwait);
+    core__timer_cancel(&core->timers, &cx->t_lang);
+    cx->lang_hold = false;
     sla_count(core, conv, now);
     if (a) {
         if (conv->state == SB_CONV_OFFERED) {

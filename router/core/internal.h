@@ -26,6 +26,7 @@ enum {
     CORE_T_NOTICE,      /* pool: coalesced queue notices are due */
     CORE_T_GRACE,       /* agent: disconnect grace is over */
     CORE_T_WRAP,        /* agent: the earliest wrap-up slot frees */
+    CORE_T_LANG,        /* conversation: the hold for a first message is over */
 };
 
 /* The language-and-medium queue of a pool holding conversations of language l
@@ -45,7 +46,11 @@ struct conv_ext {
     core_qnode_t qnode;         /* in pools[queued_pool].queue while queued */
     core_qnode_t lnode;         /* and in pools[queued_pool].lqueue[CORE_LQ(language, media)] */
     int queued_pool;            /* -1 when in no queue */
-    core_timer_t t_offer, t_step, t_maxwait;
+    core_timer_t t_offer, t_step, t_maxwait, t_lang;
+    bool lang_auto;             /* language undeclared: guessed from the customer's text
+                                   until it is first offered or assigned */
+    bool lang_hold;             /* held in its queue until a first message (t_lang) */
+    int lang_msgs;              /* customer messages guessed so far */
     int next_step;              /* index of the next pool step to apply */
     sb_ms_t wait_since;         /* start of the current wait (steps, max wait) */
     int notified_pos, notified_eta, notified_pool;   /* last QUEUE sent */
@@ -183,6 +188,7 @@ void core__flush_notices(sb_core_t *core, sb_ms_t now);
 void core__walk_notices(sb_core_t *core, int pool, sb_ms_t now);
 int core__eta_s(const sb_core_t *core, int pool, sb_media_t media, size_t position);
 void core__on_timer(sb_core_t *core, core_timer_t *t, sb_ms_t now);
+void core__set_language(sb_core_t *core, sb_conv_t *conv, int language, sb_ms_t now);
 
 /* --- escalate.c: moves between pools --------------------------------------- */
 void core__move(sb_core_t *core, sb_conv_t *conv, int to, sb_event_kind_t ev,

@@ -25,7 +25,8 @@ const char *sb_event_name(sb_event_kind_t k)
 {
     static const char *names[SB_EV__COUNT] = {
         "created", "queued", "offered", "assigned", "declined", "offer_expired",
-        "transferred", "escalated", "overflow", "requeued", "closed", "relaxed"
+        "transferred", "escalated", "overflow", "requeued", "closed", "relaxed",
+        "language"
     };
     return (unsigned)k < SB_EV__COUNT ? names[k] : "unknown";
 }

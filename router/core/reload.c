@@ -325,6 +325,11 @@ int sb_core_reconfigure(sb_core_t *core, const sb_config_t *cfg, sb_ms_t now)
         bool gone;
         if (remap_conv(&m, cfg, c, &gone))
             core__save(core, c);
+        if (!cfg->detect_language) {
+            /* detection turned off: nothing waits for a first message */
+            convs[i]->lang_auto = convs[i]->lang_hold = false;
+            core__timer_cancel(&core->timers, &convs[i]->t_lang);
+        }
         if (gone) {
             pool_removed(core, c, now);
             if (c->state == SB_CONV_QUEUED)

@@ -121,13 +121,15 @@ static bool better(const sb_core_t *core, int pool, const sb_conv_t *conv,
 }
 
 /* The best fitting agent for conv in its pool, never `exclude`; NULL when
- * none fits. Scans only the pool's ready agents speaking the language. */
+ * none fits or it is held for its language (lang_hold). Scans only the
+ * pool's ready agents speaking the language. */
 agent_ext_t *core__select(sb_core_t *core, sb_conv_t *conv, const sb_agent_t *exclude)
 {
     const core_bucket_t *b;
     agent_ext_t *best = NULL;
 
-    if (conv->language < 0 || (size_t)conv->language >= core->cfg->nlanguages)
+    if (conv->language < 0 || (size_t)conv->language >= core->cfg->nlanguages ||
+        core__cx(conv)->lang_hold)
         return NULL;
     b = &core->pools[conv->pool].ready[conv->language];
     for (size_t i = 0; i < b->n; i++) {
@@ -180,6 +182,7 @@ void core__give(sb_core_t *core, sb_conv_t *conv, agent_ext_t *a, sb_ms_t now)
     core__slot_take(core, a, conv->media);
     core__agent_hold(a, conv);
     ps->rr_cursor = a->pub.index;
+    cx->lang_auto = false;      /* an agent has it in this language now */
     if (pc->accept == SB_ACCEPT_OFFER) {
         sb_ms_t ms = (sb_ms_t)pc->offer_timeout_s * 1000;
         conv->state = SB_CONV_OFFERED;
@@ -280,7 +283,8 @@ static int first_fit_fn(core_qnode_t *n, void *ctx)
     first_fit_t *ff = ctx;
     conv_ext_t *cx = n->owner;
 
-    if (&cx->pub == ff->skip || !core__fits(ff->core, ff->agent, &cx->pub, ff->pool))
+    if (&cx->pub == ff->skip || cx->lang_hold ||
+        !core__fits(ff->core, ff->agent, &cx->pub, ff->pool))
         return 0;
     ff->found = cx;
     return 1;
@@ -680,6 +684,14 @@ void core__on_timer(sb_core_t *core, core_timer_t *t, sb_ms_t now)
     case CORE_T_GRACE:
         core__grace_expired(core, t->owner, now);
         break;
+    case CORE_T_LANG: {
+        /* no first message in time: routed in the language it has */
+        conv_ext_t *cx = t->owner;
+        cx->lang_hold = false;
+        if (cx->pub.state == SB_CONV_QUEUED)
+            core__route(core, &cx->pub, NULL, now);
+        break;
+    }
     case CORE_T_NOTICE:
         core__walk_notices(core, (int)(intptr_t)t->owner, now);
         break;

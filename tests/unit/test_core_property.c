@@ -7,8 +7,10 @@
  * hundred random events (arrivals, messages, closes, status changes,
  * disconnects, offers answered or ignored, transfers, escalations, clock
  * jumps with ticks, and reconfigurations that flip between two random
- * configurations sharing some ids). After every event it checks, from the
- * core's own bookkeeping:
+ * configurations sharing some ids; languages are real tags, some
+ * conversations leave theirs undeclared, and customers write in several
+ * languages, so detection switches languages and holds conversations).
+ * After every event it checks, from the core's own bookkeeping:
  *  - capacity is never exceeded (an agent whose capacity a reconfiguration
  *    lowered below what it holds gets nothing new until below), and every
  *    slot is accounted for (held conversations plus wrap-ups);
@@ -19,6 +21,8 @@
  *  - every open conversation not held is in exactly one queue, its pool's;
  *  - each queue is in order (front, priority, arrival, ticket);
  *  - a failed call changed nothing (no actions);
+ *  - a conversation held for its language is queued with its hold timer
+ *    armed, and a declared language never changes (no `language` event);
  *  - offers pending and online capacity per pool match a recount.
  * Seeded and deterministic: a failure prints the run's seed and event.
  */
@@ -41,6 +45,19 @@ static int pick(int n)
     return n > 0 ? (int)(rnd() % (uint32_t)n) : 0;
 }
 
+/* Languages of the random configurations (the first 2 or 3), and one more
+ * that is never configured. */
+static const char *const tags[] = { "en", "es", "de", "fr" };
+static const char *const texts[] = {
+    "hello", "hola, necesito ayuda con mi factura por favor",
+    "ich habe ein Problem mit der Rechnung und brauche Hilfe",
+    "the order is late and I need help with it", "ok", "manager",
+    "bonjour, je veux parler avec vous",
+};
+#define NTEXTS (sizeof(texts) / sizeof(texts[0]))
+static char *declared;      /* per conversation number: opened with a configured language */
+static size_t declared_cap;
+
 static unsigned long run_seed;
 /* Per agent index: the most it may hold per medium (its capacity, or what it
  * held above a lowered capacity, shrinking as it lets go). */
@@ -61,11 +78,8 @@ static sb_config_t *random_config(void)
     sb_config_t *cfg = fx_new();
     int nlang = 2 + pick(2), nskill = 2, npool = 2 + pick(3), nagent = 2 + pick(6);
 
-    for (int i = 0; i < nlang; i++) {
-        char id[16];
-        snprintf(id, sizeof(id), "l%d", i);
-        fx_language(cfg, id);
-    }
+    for (int i = 0; i < nlang; i++)
+        fx_language(cfg, tags[i]);
     for (int i = 0; i < nskill; i++) {
         char id[16];
         snprintf(id, sizeof(id), "s%d", i);
@@ -100,6 +114,8 @@ static sb_config_t *random_config(void)
             fx_topic_skill(cfg, ti, pick(nskill), 1 + pick(8));
     }
     cfg->default_pool = pick(npool);
+    cfg->default_language = pick(nlang);
+    cfg->detect_language = pick(3) != 0;
     cfg->wrap_up_s = pick(3) ? 0 : pick(20);
     cfg->agent_grace_s = pick(3) ? pick(40) : 0;
     cfg->max_missed_offers = pick(4);
@@ -193,6 +209,12 @@ static void check_invariants(sb_core_t *core)
         c = &cx->pub;
         PCHECK(c->state != SB_CONV_CLOSED);
         PCHECK(c->last_seq == c->nmsgs);
+        PCHECK(cx->lang_hold == core__timer_armed(&cx->t_lang));
+        if (cx->lang_hold)
+            PCHECK(c->state == SB_CONV_QUEUED && cx->lang_auto && c->media == SB_MEDIA_CHAT &&
+                   cfg->detect_language);
+        if (declared[atoi(c->id + 1)])
+            PCHECK(!fx_has_event(c, SB_EV_LANGUAGE));
         switch (c->state) {
         case SB_CONV_QUEUED:
             queued++;
@@ -391,13 +413,19 @@ static void one_run(unsigned long seed, int events)
             int err;
             memset(&spec, 0, sizeof(spec));
             snprintf(id, sizeof(id), "c%d", opened++);
-            snprintf(lang, sizeof(lang), "l%d", pick(4));
+            snprintf(lang, sizeof(lang), "%s", tags[pick(4)]);
             snprintf(topic, sizeof(topic), "t%d", pick(4));
             spec.id = id;
-            spec.language = pick(4) ? lang : NULL;
+            spec.language = pick(2) ? lang : NULL;
+            spec.first_text = pick(3) ? NULL : texts[pick((int)NTEXTS)];
             spec.topic = pick(2) ? topic : NULL;
             spec.pool = pick(4) ? -1 : pick((int)cfg->npools);
             spec.media = pick(5) ? SB_MEDIA_CHAT : SB_MEDIA_VOICE;
+            if ((size_t)opened > declared_cap) {
+                declared_cap = declared_cap ? declared_cap * 2 : 256;
+                declared = realloc(declared, declared_cap);
+            }
+            declared[opened - 1] = sb_config_language(cfg, spec.language) >= 0;
             c = sb_core_conv_open(core, &spec, now, &err);
             if (!c)
                 rc = err;
@@ -418,7 +446,7 @@ static void one_run(unsigned long seed, int events)
         } else if (kind < 60) {
             c = any_conv(core, opened);
             if (c)
-                rc = sb_core_customer_message(core, c, "hello", now, &seq);
+                rc = sb_core_customer_message(core, c, texts[pick((int)NTEXTS)], now, &seq);
         } else if (kind < 67) {
             c = pick(3) ? held_conv(core, pick(2) ? SB_CONV_ASSIGNED : SB_CONV_BOT)
                         : any_conv(core, opened);
@@ -507,6 +535,7 @@ int main(int argc, char **argv)
         one_run(first + (unsigned long)i, 300);
     free(allow_chat);
     free(allow_voice);
+    free(declared);
     /* what the runs exercised, so a generator that stops reaching a path shows */
     fprintf(stderr, "actions:");
     for (int k = 0; k <= SB_ACT_AGENT_STATE; k++)
