@@ -15,11 +15,71 @@
 
 static sb_hub_t *the_hub;
 
+/* What main owns: the configuration in force, and what uses it. */
+typedef struct running {
+    const char *path;
+    sb_config_t *cfg;
+    sb_core_t *core;
+    sb_store_t *store;
+} running_t;
+
 static void on_stop_signal(int sig)
 {
     (void)sig;
     if (the_hub)
         sb_hub_stop(the_hub);
+}
+
+static void on_hup_signal(int sig)
+{
+    (void)sig;
+    if (the_hub)
+        sb_hub_request_reload(the_hub);
+}
+
+/* Keys that only a restart applies; a change is reported and not applied. */
+static void warn_restart_keys(const sb_config_t *old, const sb_config_t *cfg)
+{
+#define DIFF_STR(a, b) (((a) == NULL) != ((b) == NULL) || ((a) && strcmp((a), (b)) != 0))
+    if (DIFF_STR(old->listen_host, cfg->listen_host) || old->listen_port != cfg->listen_port)
+        sb_warn("reload: server.listen changes only at restart");
+    if (DIFF_STR(old->tls_cert, cfg->tls_cert) || DIFF_STR(old->tls_key, cfg->tls_key))
+        sb_warn("reload: server.tls changes only at restart");
+    if (DIFF_STR(old->store_path, cfg->store_path) || DIFF_STR(old->store_engine, cfg->store_engine) ||
+        old->store_sync != cfg->store_sync)
+        sb_warn("reload: store settings change only at restart");
+    if (DIFF_STR(old->web_root, cfg->web_root) || old->demo != cfg->demo)
+        sb_warn("reload: server.web_root and server.demo change only at restart");
+#undef DIFF_STR
+}
+
+/*
+ * SIGHUP: read and validate the file again. A file that does not validate is
+ * reported (FILE:LINE lines) and the running configuration stays; a valid one
+ * replaces agents, pools, topics, templates and limits without dropping a
+ * connection.
+ */
+static void reload(sb_hub_t *hub, void *arg)
+{
+    running_t *run = arg;
+    char err[8192];
+    sb_config_t *cfg = sb_config_load(run->path, err, sizeof(err)), *old = run->cfg;
+    char *line, *save = NULL;
+
+    if (!cfg) {
+        for (line = strtok_r(err, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+            sb_error("reload: %s", line);
+        sb_error("reload: %s does not validate; the running configuration stays", run->path);
+        return;
+    }
+    warn_restart_keys(old, cfg);
+    sb_core_reconfigure(run->core, cfg, sb_hub_now());
+    sb_store_set_config(run->store, cfg);
+    sb_hub_apply_config(hub, cfg, old);
+    run->cfg = cfg;
+    sb_config_free(old);
+    sb_info("reload: %s applied (%zu pools, %zu agents, %zu topics)", run->path, cfg->npools,
+            cfg->nagents, cfg->ntopics);
 }
 
 static void usage(FILE *out)
@@ -55,6 +115,7 @@ int main(int argc, char **argv)
     sb_store_t *store = NULL;
     sb_core_t *core = NULL;
     struct sigaction sa;
+    running_t run = { 0 };
     int c, rc = 1, serr = 0;
 
     while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
@@ -102,15 +163,23 @@ int main(int argc, char **argv)
         goto out;
     if (sb_hub_recover(the_hub) < 0)
         goto out;
+    run.path = path;
+    run.cfg = cfg;
+    run.core = core;
+    run.store = store;
+    sb_hub_on_reload(the_hub, reload, &run);
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup_signal;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     rc = sb_hub_run(the_hub) < 0 ? 1 : 0;
+    cfg = run.cfg;      /* the one in force, after any reloads */
 
 out:
     sb_hub_free(the_hub);
