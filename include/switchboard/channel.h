@@ -135,11 +135,12 @@ int sb_channel_record(sb_hub_t *hub, const char *channel, const char *external_i
  * NULL means the contact id itself. */
 sb_conv_t *sb_channel_conv_of(sb_hub_t *hub, const char *channel, const char *key);
 /* Opens a conversation with a fresh id for spec (spec->id is ignored) and
- * remembers it as the one of (spec->channel, key or spec->contact). When
- * spec->language is NULL and routing.detect_language is on, the language is
- * detected from detect_text (may be NULL). NULL with *err on failure. */
+ * remembers it as the one of (spec->channel, key or spec->contact). first_text
+ * (may be NULL) is the customer's first text, from which the core guesses an
+ * undeclared language (spec->language NULL; routing.detect_language). NULL
+ * with *err on failure. */
 sb_conv_t *sb_channel_conv_open(sb_hub_t *hub, const sb_conv_spec_t *spec, const char *key,
-                                const char *detect_text, int *err);
+                                const char *first_text, int *err);
 /* Forgets conv as the open conversation of its contact (it closed). */
 void sb_channel_conv_forget(sb_hub_t *hub, const sb_conv_t *conv);
 

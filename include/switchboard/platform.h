@@ -211,14 +211,6 @@ int sb_platform_parse_telegram(const char *body, size_t len, sb_platform_events_
 int sb_platform_parse_voice(const sb_platform_params_t *params, sb_platform_events_t *out,
                             char *err, size_t errlen);
 
-/*
- * A guess at the language of a customer's text, among the configured
- * languages it knows the common words of (en, es, pt, de, fr, it, nl): the
- * configured tag (borrowed from cfg), or NULL when the text is too short or
- * ambiguous (at least two known words, and more than any other language).
- */
-const char *sb_platform_detect_language(const sb_config_t *cfg, const char *text);
-
 /* ---------------------------------------------------------------------- */
 /* Outbound: requests to the platforms' APIs                               */
 /* ---------------------------------------------------------------------- */

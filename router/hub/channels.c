@@ -524,18 +524,18 @@ sb_conv_t *sb_channel_conv_of(sb_hub_t *hub, const char *channel, const char *ke
 }
 
 sb_conv_t *sb_channel_conv_open(sb_hub_t *hub, const sb_conv_spec_t *spec, const char *key,
-                                const char *detect_text, int *err)
+                                const char *first_text, int *err)
 {
-    const sb_config_t *cfg = hub->cfg;
     sb_conv_spec_t s = *spec;
     char id[33];
     sb_conv_t *conv;
 
     sb_hub_random_hex(id, 16);
     s.id = id;
-    if ((!s.language || sb_config_language(cfg, s.language) < 0) && cfg->detect_language &&
-        detect_text)
-        s.language = sb_platform_detect_language(cfg, detect_text);
+    /* An undeclared language is the core's to guess (routing.detect_language),
+     * from this first text and the next ones while the conversation waits. */
+    if (!s.first_text)
+        s.first_text = first_text;
     conv = sb_core_conv_open(hub->core, &s, sb_hub_now(), err);
     if (!conv)
         return NULL;
