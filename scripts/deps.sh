@@ -21,4 +21,4 @@ sb_need_packages() {
 
 SB_BUILD_PACKAGES=(build-essential cmake pkg-config libwebsockets-dev libjansson-dev
                    libconfig-dev libsqlite3-dev libssl-dev)
-SB_TEST_PACKAGES=(python3 python3-websockets sqlite3)
+SB_TEST_PACKAGES=(python3 python3-websockets sqlite3 fiu-utils)

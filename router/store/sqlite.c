@@ -572,7 +572,8 @@ static int ensure_db(sqlite_store_t *s)
     if (s->reopen && !s->in_txn)
         try_reopen(s);
     if (!s->db) {
-        sb_error("store: %s: no usable database", s->path);
+        failure_log(s, "store: %s: no usable database", s->path);
+        s->failing = true;
         return SB_EUNAVAIL;
     }
     return 0;

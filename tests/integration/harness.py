@@ -222,8 +222,9 @@ _state = _TestState()
 class Server:
     """One switchboard process with its own temp directory and configuration."""
 
-    def __init__(self, cfg, name="server"):
+    def __init__(self, cfg, name="server", wrapper=None):
         self.name = name
+        self.wrapper = list(wrapper or [])   # e.g. ["fiu-run", "-x"]
         self.dir = tempfile.mkdtemp(prefix="sb-it-")
         self.cfg = copy.deepcopy(cfg)
         self.cfg.setdefault("server", {})["listen"] = "127.0.0.1:0"
@@ -266,7 +267,9 @@ class Server:
               "SB_BINARY is not set or does not exist: %r" % BINARY)
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
-        self.proc = subprocess.Popen([BINARY, "-c", self.conf_path], cwd=self.dir,
+        if self.wrapper:      # a preloaded library comes before ASan's runtime
+            env["ASAN_OPTIONS"] = env["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
+        self.proc = subprocess.Popen(self.wrapper + [BINARY, "-c", self.conf_path], cwd=self.dir,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, env=env)
         self._reader = threading.Thread(target=self._read_log, daemon=True)
@@ -413,9 +416,10 @@ def check_clean_exit(server, rc):
     check(not problems, "%s %s" % (server.name, " and ".join(problems)))
 
 
-async def start_server(cfg=None, name="server"):
-    """Starts a server for the current test (stopped and checked when the test ends)."""
-    srv = Server(cfg if cfg is not None else base_config(), name=name)
+async def start_server(cfg=None, name="server", wrapper=None):
+    """Starts a server for the current test (stopped and checked when the test ends).
+    wrapper: a command the binary runs under (fault injection: ["fiu-run", "-x"])."""
+    srv = Server(cfg if cfg is not None else base_config(), name=name, wrapper=wrapper)
     _state.servers.append(srv)
     await srv.start()
     return srv
