@@ -214,10 +214,30 @@
   }
   const atBottom = () => { const l = $('.log'); return l.scrollHeight - l.scrollTop - l.clientHeight < 80; };
   const scroll = () => { const l = $('.log'); l.scrollTop = l.scrollHeight; };
+  /* Keeps messages in seq order: a message with a seq goes before the
+     customer's messages still waiting for theirs and before any with a
+     higher seq (a reply that arrives while our own message is in flight, or
+     a resume replay after a drop); notices stay where they arrived. */
+  function place(it) {
+    const i = st.items.indexOf(it);
+    if (i < 0 || !it.seq) return;
+    let j = i;
+    while (j > 0) {
+      const p = st.items[j - 1];
+      if (p.t !== 'm' || !(p.seq ? p.seq > it.seq : p.from === 'customer')) break;
+      j--;
+    }
+    if (j === i) return;
+    st.items.splice(i, 1);
+    st.items.splice(j, 0, it);
+    if (it.node && st.items[j + 1] && st.items[j + 1].node)
+      list.insertBefore(it.node, st.items[j + 1].node);
+  }
   function append(it, persist = true) {
     const stick = atBottom();
     if (persist) st.items.push(it);
     list.append(renderItem(it));
+    if (persist) place(it);
     if (stick || it.from === 'customer') scroll();
     save();
   }
@@ -359,7 +379,7 @@
   function transmit(it) {
     it.ref = it.ref || nextRef('m');
     refs.set(it.ref, {
-      ok: m => { if (!it.seq) { markSeen(m.seq); it.seq = m.seq; it.status = 'sent'; updateItem(it); save(); } },
+      ok: m => { if (!it.seq) { markSeen(m.seq); it.seq = m.seq; it.status = 'sent'; updateItem(it); place(it); save(); } },
       err: m => { it.status = 'failed'; it.err = m.message || m.code; updateItem(it); save(); }
     });
     send({ type: 'message', ref: it.ref, text: it.text });
@@ -459,6 +479,7 @@
     if (it) {
       it.seq = seq; it.status = 'sent';
       updateItem(it);
+      place(it);
       save();
     } else {
       append({ t: 'm', seq, from: m.from, name: m.name || '', text: String(m.text || ''), ts: m.ts });
