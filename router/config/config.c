@@ -1012,10 +1012,11 @@ static void parse_pool(loader_t *ld, const config_setting_t *g, sb_cfg_pool_t *p
             if (!is_type(ld, s, "", sctx, CONFIG_TYPE_GROUP))
                 continue;
             check_keys(ld, s, sctx, step_keys);
-            /* '&', not '&&': report both when both are wrong. */
-            if (get_int(ld, s, sctx, "after_s", true, 0, MAX_SECONDS, &st.after_s) &
-                get_int(ld, s, sctx, "relax_skill_levels", true, 0, MAX_LEVEL,
-                        &st.relax_skill_levels))
+            /* both read before the test: report both when both are wrong */
+            bool after_ok = get_int(ld, s, sctx, "after_s", true, 0, MAX_SECONDS, &st.after_s);
+            bool relax_ok = get_int(ld, s, sctx, "relax_skill_levels", true, 0, MAX_LEVEL,
+                                    &st.relax_skill_levels);
+            if (after_ok && relax_ok)
                 p->steps[p->nsteps++] = st;
         }
         sort_steps(p->steps, p->nsteps);
