@@ -650,6 +650,17 @@ static int http_reply_headers(struct lws *wsi, hub_http_t *h)
     return 0;
 }
 
+/* A complete request: route it, carry out what it did, and answer now, or
+ * after the turn's commit when the answer promises durability. */
+static int http_answer(sb_hub_t *hub, struct lws *wsi, hub_http_t *h)
+{
+    hub__http_route(hub, wsi, h);
+    sb_hub_drain(hub);
+    if (hub__http_waiting(hub, wsi))
+        return 0;
+    return http_reply_headers(wsi, h) ? -1 : 0;
+}
+
 static void http_free(hub_http_t *h)
 {
     if (!h)
@@ -761,11 +772,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             h->query[0] = '\0';
         if (strcmp(h->method, "POST") == 0)
             return 0;               /* answered at LWS_CALLBACK_HTTP_BODY_COMPLETION */
-        hub__http_route(hub, wsi, h);
-        sb_hub_drain(hub);
-        if (hub__http_waiting(hub, wsi))
-            return 0;               /* answered after the turn's commit */
-        return http_reply_headers(wsi, h) ? -1 : 0;
+        return http_answer(hub, wsi, h);
     }
 
     case LWS_CALLBACK_HTTP_BODY: {
@@ -787,14 +794,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
-        hub_http_t *h = pss->http;
-        if (!h)
+        if (!pss->http)
             return -1;
-        hub__http_route(hub, wsi, h);
-        sb_hub_drain(hub);
-        if (hub__http_waiting(hub, wsi))
-            return 0;               /* answered after the turn's commit */
-        return http_reply_headers(wsi, h) ? -1 : 0;
+        return http_answer(hub, wsi, pss->http);
     }
 
     case LWS_CALLBACK_HTTP_WRITEABLE: {
