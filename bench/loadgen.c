@@ -1021,8 +1021,8 @@ static void tick(lws_sorted_usec_list_t *sul)
         if (phase <= PH_CUSTOMERS && (since_setup > opt.setup_timeout || stuck)) {
             fprintf(stderr, "loadgen: setup %s after %.0f s: %d/%d agents ready, "
                     "%d/%d customers welcomed, %d conversations ready\n",
-                    stuck ? "failed" : "timed out", since_setup, agents_ready, opt.agents, customers_welcomed,
-                    opt.customers, convs_ready);
+                    stuck ? "failed" : "timed out", since_setup, agents_ready, opt.agents,
+                    customers_welcomed, opt.customers, convs_ready);
             report();
             finish(1);
         }
