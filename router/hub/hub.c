@@ -627,6 +627,25 @@ static int write_one(sb_session_t *s)
         s->rx_paused = false;
         lws_rx_flow_control(s->wsi, 1);
     }
+    return 0;
+}
+
+/*
+ * A writable socket takes frames while the kernel takes them (up to a bound,
+ * so one busy client cannot hold the loop), not one per loop turn: an agent
+ * with ten conversations gets ten times a customer's frames and would
+ * otherwise fall ever further behind.
+ */
+#define WRITES_PER_CALLBACK 64
+
+static int write_frames(sb_session_t *s)
+{
+    for (int n = 0; s->out_head && n < WRITES_PER_CALLBACK; n++) {
+        if (write_one(s) < 0)
+            return -1;
+        if (lws_send_pipe_choked(s->wsi))
+            break;
+    }
     if (s->out_head)
         lws_callback_on_writable(s->wsi);
     return 0;
@@ -741,7 +760,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!pss->session)
             return 0;
-        return write_one(pss->session);
+        return write_frames(pss->session);
 
     case LWS_CALLBACK_CLOSED:
         if (pss->session) {
@@ -858,7 +877,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-    { "switchboard", callback, sizeof(struct pss), 4096, 0, NULL, 0 },
+    /* A 1 KiB receive buffer: lws allocates it for every connection, so it
+     * is most of an idle connection's memory; larger frames arrive in parts
+     * and are put together in session_message's caller. */
+    { "switchboard", callback, sizeof(struct pss), 1024, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
