@@ -52,6 +52,7 @@ typedef enum {
     SB_EV_REQUEUED, SB_EV_CLOSED, SB_EV_RELAXED,
     SB_EV_LANGUAGE,    /* "language": the router set the language from the customer's
                           text; reason "detected: <tag>" */
+    SB_EV_DELIVERY_FAILED, /* "delivery_failed": a platform message was given up */
     SB_EV__COUNT
 } sb_event_kind_t;
 
@@ -280,6 +281,15 @@ void sb_core_agent_conversations(sb_core_t *core, const sb_agent_t *agent,
  * conversation, SB_ECONFLICT when the id is already open.
  */
 int sb_core_conv_restore(sb_core_t *core, sb_conv_t *conv, const char *agent_id, sb_ms_t now);
+
+/*
+ * Records in the conversation's history something that happened outside
+ * routing (SB_EV_DELIVERY_FAILED: the outbox gave up on a platform message),
+ * with the current pool and reason (copied). Actions CONV_SAVE and EVENT.
+ * SB_ECONFLICT when the conversation is closed.
+ */
+int sb_core_conv_record(sb_core_t *core, sb_conv_t *conv, sb_event_kind_t kind,
+                        const char *reason, sb_ms_t now);
 
 /* --- customer events ---------------------------------------------------- */
 

@@ -26,7 +26,7 @@ const char *sb_event_name(sb_event_kind_t k)
     static const char *names[SB_EV__COUNT] = {
         "created", "queued", "offered", "assigned", "declined", "offer_expired",
         "transferred", "escalated", "overflow", "requeued", "closed", "relaxed",
-        "language"
+        "language", "delivery_failed"
     };
     return (unsigned)k < SB_EV__COUNT ? names[k] : "unknown";
 }

@@ -204,9 +204,12 @@ static void item_end(sb_hub_t *hub, ob_item_t *it, const char *state, const char
     it->done = true;
 }
 
+/* Given up: the agent hears it (delivery "failed") and the conversation's
+ * history keeps it (delivery_failed, with the reason). */
 static void expire(sb_hub_t *hub, ob_item_t *it)
 {
     char why[300];
+    sb_conv_t *conv;
 
     snprintf(why, sizeof(why), "expired: not delivered within %d s%s%s",
              hub->cfg->channels.outbox_max_age_s, it->last_error[0] ? "; last error: " : "",
@@ -215,6 +218,10 @@ static void expire(sb_hub_t *hub, ob_item_t *it)
             "attempts: %s", (long long)it->pub.id, it->pub.channel, it->pub.conversation_id,
             (unsigned long long)it->pub.seq, it->pub.attempts, why);
     item_end(hub, it, "expired", NULL, why);
+    conv = sb_core_conv_find(hub->core, it->pub.conversation_id);
+    if (conv && sb_core_conv_record(hub->core, conv, SB_EV_DELIVERY_FAILED, why,
+                                    sb_hub_now()) == 0)
+        sb_hub_drain(hub);
 }
 
 /* --- sending --------------------------------------------------------------------- */

@@ -590,6 +590,8 @@ async def test_gives_up_after_max_age():
     await srv.stop()
     check(count_rows(srv.db_path, "SELECT count(*) FROM outbox WHERE text = 'never arrives'"
                      " AND state = 'expired'") == 1, "the given-up row is not 'expired'")
+    check(count_rows(srv.db_path, "SELECT count(*) FROM events WHERE kind = 'delivery_failed'")
+          == 1, "the delivery_failed event is not in the store")
 
 
 async def test_telegram_retry_after_hint():
