@@ -3,7 +3,7 @@
  * large backlog, against the pure core and reports how fast it decides.
  *
  *   bench_routing [--agents 100,1000,10000] [--hours 8] [--backlog 10]
- *                 [--seed 1]
+ *                 [--seed 1] [--by-kind] [--digest]
  *
  * World per agent count N: 200 skills, 20 languages, max(4, N/250) pools
  * (random strategy, a quarter with offers, relaxation steps, some overflow),
@@ -24,7 +24,12 @@
  * hub's work on the actions is not. Prints decisions per second over the
  * time spent deciding, the median and 99th percentile of one decision, and
  * the same for ticks that only sent queue notices (a notice walk step looks
- * at up to 256 waiting conversations).
+ * at up to 64 waiting conversations). --by-kind adds the same figures for each
+ * kind of decision (arrival, agent close, customer close, accept, away,
+ * available, tick). --digest prints a hash of every action the core produced
+ * (kind, conversation, agent, position, estimate, reason, text) per phase:
+ * two builds that decide the same print the same digest, so a faster core
+ * can be checked against the one before.
  */
 #include "switchboard/core.h"
 
@@ -67,6 +72,49 @@ static sb_ms_t expo_ms(double mean_s)
 }
 
 /* --- timing ---------------------------------------------------------------- */
+
+enum { K_OPEN, K_CLOSE, K_ABANDON, K_ACCEPT, K_AWAY, K_AVAILABLE, K_TICK, K__COUNT };
+static const char *const kind_names[K__COUNT] = {
+    "arrival", "close", "abandon", "accept", "away", "available", "tick",
+};
+static bool by_kind;
+static bool digest;
+static uint64_t digest_h = 1469598103934665603ULL;
+
+static void digest_bytes(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        digest_h ^= b[i];
+        digest_h *= 1099511628211ULL;
+    }
+}
+
+static void digest_str(const char *s)
+{
+    if (s)
+        digest_bytes(s, strlen(s) + 1);
+    else
+        digest_bytes("", 1);
+}
+
+static void digest_action(const sb_action_t *a)
+{
+    int32_t v[5] = { (int32_t)a->kind, a->pool, a->position, a->eta_s,
+                     (int32_t)a->expires_in_ms };
+    digest_bytes(v, sizeof(v));
+    digest_str(a->conv ? a->conv->id : NULL);
+    digest_str(a->agent ? a->agent->cfg->id : NULL);
+    digest_str(a->reason);
+    digest_str(a->esc_kind);
+    digest_str(a->text);
+    if (a->kind == SB_ACT_EVENT) {
+        const sb_event_t *e = &a->conv->history[a->index];
+        int32_t ev[3] = { (int32_t)e->kind, e->pool, e->from_pool };
+        digest_bytes(ev, sizeof(ev));
+        digest_str(e->reason);
+    }
+}
 
 typedef struct samples {
     double *us;
@@ -117,6 +165,20 @@ static void report(const char *phase, size_t agents, size_t waiting_peak, sample
            phase, agents, waiting_peak, s->n, s->total_us > 0 ? s->n / (s->total_us / 1e6) : 0,
            med, p99, max, s->max_what ? s->max_what : "-");
     fflush(stdout);
+}
+
+/* The --by-kind lines, and frees their samples. */
+static void report_kinds(size_t agents, size_t waiting_peak, samples_t *kinds)
+{
+    for (int k = 0; k < K__COUNT; k++) {
+        char name[32];
+        if (by_kind && kinds[k].n) {
+            snprintf(name, sizeof(name), "  %s", kind_names[k]);
+            report(name, agents, waiting_peak, &kinds[k]);
+        }
+        free(kinds[k].us);
+        memset(&kinds[k], 0, sizeof(kinds[k]));
+    }
 }
 
 /* --- the world ---------------------------------------------------------------- */
@@ -195,6 +257,7 @@ typedef struct sim {
     const sb_config_t *cfg;
     samples_t decisions;
     samples_t notices;         /* ticks that only sent queue notices */
+    samples_t kinds[K__COUNT]; /* decisions by kind (--by-kind) */
     int next_conv;
     size_t peak_waiting;
 } sim_t;
@@ -255,6 +318,8 @@ static void consume(sim_t *s, sb_ms_t now)
 
     for (size_t i = 0; i < n; i++) {
         const sb_action_t *a = &acts[i];
+        if (digest)
+            digest_action(a);
         if (a->kind == SB_ACT_ASSIGNED) {
             push(s, now + expo_ms(600), EV_CLOSE, conv_no(a->conv), a->agent->index);
             push(s, now + 5000 + pick(20000), EV_MESSAGE, conv_no(a->conv), a->agent->index);
@@ -274,10 +339,13 @@ static void track_waiting(sim_t *s)
         s->peak_waiting = w;
 }
 
-#define TIMED(s, call) do { \
+#define TIMED(s, kind, call) do { \
     double t0_ = now_us(); \
     int rc_ = (call); \
-    record(&(s)->decisions, now_us() - t0_, #call); \
+    double us_ = now_us() - t0_; \
+    record(&(s)->decisions, us_, #call); \
+    if (by_kind) \
+        record(&(s)->kinds[kind], us_, #call); \
     (void)rc_; \
 } while (0)
 
@@ -304,7 +372,7 @@ static void open_conv(sim_t *s, sb_ms_t now)
     spec.topic = pick(5) ? topic : NULL;
     spec.pool = -1;
     spec.media = pick(20) == 0 ? SB_MEDIA_VOICE : SB_MEDIA_CHAT;
-    TIMED(s, (sb_core_conv_open(s->core, &spec, now, &err) ? 0 : err));
+    TIMED(s, K_OPEN, (sb_core_conv_open(s->core, &spec, now, &err) ? 0 : err));
     /* a third of the customers give up after a while if still waiting */
     if (pick(3) == 0)
         push(s, now + expo_ms(900), EV_ABANDON, s->next_conv - 1, -1);
@@ -324,15 +392,15 @@ static void handle(sim_t *s, const sim_event_t *ev)
     switch (ev->kind) {
     case EV_CLOSE:
         if (c && c->agent == a && c->state == SB_CONV_ASSIGNED)
-            TIMED(s, sb_core_agent_close(s->core, a, c, "resolved", ev->at));
+            TIMED(s, K_CLOSE, sb_core_agent_close(s->core, a, c, "resolved", ev->at));
         break;
     case EV_ABANDON:
         if (c && c->state == SB_CONV_QUEUED)
-            TIMED(s, sb_core_customer_close(s->core, c, ev->at));
+            TIMED(s, K_ABANDON, sb_core_customer_close(s->core, c, ev->at));
         break;
     case EV_ACCEPT:
         if (c && c->agent == a && c->state == SB_CONV_OFFERED)
-            TIMED(s, sb_core_agent_accept(s->core, a, c, ev->at));
+            TIMED(s, K_ACCEPT, sb_core_agent_accept(s->core, a, c, ev->at));
         break;
     case EV_MESSAGE:
         if (c && c->agent == a && c->state == SB_CONV_ASSIGNED) {
@@ -341,11 +409,11 @@ static void handle(sim_t *s, const sim_event_t *ev)
         }
         break;
     case EV_BREAK:
-        TIMED(s, sb_core_agent_status(s->core, a, SB_AGENT_AWAY, ev->at));
+        TIMED(s, K_AWAY, sb_core_agent_status(s->core, a, SB_AGENT_AWAY, ev->at));
         push(s, ev->at + 600000 + pick(900000), EV_BACK, -1, ev->agent);
         break;
     case EV_BACK:
-        TIMED(s, sb_core_agent_status(s->core, a, SB_AGENT_AVAILABLE, ev->at));
+        TIMED(s, K_AVAILABLE, sb_core_agent_status(s->core, a, SB_AGENT_AVAILABLE, ev->at));
         push(s, ev->at + 3600000 + pick(7200000), EV_BREAK, -1, ev->agent);
         break;
     }
@@ -369,6 +437,8 @@ static void run_until(sim_t *s, sb_ms_t until, sb_ms_t *clock)
             for (size_t i = 0; i < n && !routed; i++)
                 routed = acts[i].kind != SB_ACT_QUEUE;
             record(routed ? &s->decisions : &s->notices, us, "sb_core_tick");
+            if (routed && by_kind)
+                record(&s->kinds[K_TICK], us, "sb_core_tick");
         } else if (next_sim <= until && next_sim != SB_NEVER) {
             sim_event_t ev = pop(s);
             *clock = ev.at;
@@ -435,7 +505,10 @@ static void day(size_t nagents, double hours)
     }
     run_until(&s, end, &clock);
     track_waiting(&s);
+    if (digest)
+        printf("digest day agents=%zu %016llx\n", nagents, (unsigned long long)digest_h);
     report("day", nagents, s.peak_waiting, &s.decisions);
+    report_kinds(nagents, s.peak_waiting, s.kinds);
     report("  notices", nagents, s.peak_waiting, &s.notices);
     sb_core_free(s.core);
     free(s.heap);
@@ -469,11 +542,21 @@ static void backlog(size_t nagents, int factor)
     memset(&s.decisions, 0, sizeof(s.decisions));
     free(s.notices.us);
     memset(&s.notices, 0, sizeof(s.notices));
+    {
+        /* forget the filling */
+        bool keep = by_kind;
+        by_kind = false;
+        report_kinds(nagents, 0, s.kinds);
+        by_kind = keep;
+    }
     for (size_t i = 0; i < nagents; i++)
         push(&s, clock + (sb_ms_t)(i * 10), EV_BACK, -1, (int)i);
     run_until(&s, clock + (sb_ms_t)nagents * 10 + 1800000, &clock);
     track_waiting(&s);
+    if (digest)
+        printf("digest backlog agents=%zu %016llx\n", nagents, (unsigned long long)digest_h);
     report("backlog", nagents, s.peak_waiting, &s.decisions);
+    report_kinds(nagents, s.peak_waiting, s.kinds);
     report("  notices", nagents, s.peak_waiting, &s.notices);
     sb_core_free(s.core);
     free(s.heap);
@@ -488,7 +571,17 @@ int main(int argc, char **argv)
     double hours = 8;
     int factor = 10;
 
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i += 2) {
+        if (strcmp(argv[i], "--by-kind") == 0 || strcmp(argv[i], "--digest") == 0) {
+            if (argv[i][2] == 'b')
+                by_kind = true;
+            else
+                digest = true;
+            i--;
+            continue;
+        }
+        if (i + 1 >= argc)
+            goto usage;
         if (strcmp(argv[i], "--agents") == 0)
             agents = argv[i + 1];
         else if (strcmp(argv[i], "--hours") == 0)
@@ -497,11 +590,8 @@ int main(int argc, char **argv)
             factor = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--seed") == 0)
             rng = strtoull(argv[i + 1], NULL, 10) * 2654435761ULL + 1;
-        else {
-            fprintf(stderr, "usage: %s [--agents 100,1000,10000] [--hours 8] "
-                            "[--backlog 10] [--seed N]\n", argv[0]);
-            return 2;
-        }
+        else
+            goto usage;
     }
     printf("routing core: %d skills, %d languages, %d topics; day of %.1f h, "
            "backlog %d x agents\n", NSKILLS, NLANGS, NTOPICS, hours, factor);
@@ -519,4 +609,8 @@ int main(int argc, char **argv)
         p++;
     }
     return 0;
+usage:
+    fprintf(stderr, "usage: %s [--agents 100,1000,10000] [--hours 8] "
+                    "[--backlog 10] [--seed N] [--by-kind] [--digest]\n", argv[0]);
+    return 2;
 }

@@ -93,6 +93,21 @@ void core__agent_free(agent_ext_t *a)
     free(a);
 }
 
+/* (Re)builds the topic id index of core->cfg: an arrival looks its topic up
+ * in O(1), not by comparing every topic id. Cannot fail. */
+void core__topics_index(sb_core_t *core)
+{
+    core__map_free(&core->topic_ids);
+    for (size_t t = 0; t < core->cfg->ntopics; t++)
+        core__map_put(&core->topic_ids, core->cfg->topics[t].id, (void *)(intptr_t)(t + 1));
+}
+
+/* The index of topic id, or -1. */
+static int topic_index(const sb_core_t *core, const char *id)
+{
+    return (int)(intptr_t)core__map_get(&core->topic_ids, id) - 1;
+}
+
 sb_core_t *sb_core_new(const sb_config_t *cfg)
 {
     sb_core_t *core;
@@ -104,7 +119,10 @@ sb_core_t *sb_core_new(const sb_config_t *cfg)
     core->epoch = 1;
     core__map_init(&core->convs);
     core__map_init(&core->agent_ids);
+    core__map_init(&core->topic_ids);
     core__heap_init(&core->timers);
+    core__topics_index(core);
+    core__tpls_reset(core, 0);
 
     core->npools = cfg->npools;
     core->pools = sb_calloc(cfg->npools ? cfg->npools : 1, sizeof(*core->pools));
@@ -192,6 +210,10 @@ void sb_core_free(sb_core_t *core)
     }
     core__map_free(&core->convs);
     core__map_free(&core->agent_ids);
+    core__map_free(&core->topic_ids);
+    for (size_t i = 0; i < core->cfg->nlanguages * SB_TPL__COUNT; i++)
+        core__tpl_free(&core->tpls[i]);
+    free(core->tpls);
     for (size_t i = 0; i < core->nagents; i++)
         core__agent_free(core->agents[i]);
     free(core->agents);
@@ -309,12 +331,51 @@ void core__event(sb_core_t *core, sb_conv_t *conv, sb_event_kind_t kind, int fro
     core__act(core, SB_ACT_EVENT, conv, NULL)->index = conv->nhistory++;
 }
 
+/* Template key in language compiled for names (core->tpls: each language's
+ * template is parsed once, as notices are rendered often), or NULL when the
+ * language has no slot (then render with core__render). */
+core_tpl_t *core__tpl(sb_core_t *core, int language, sb_tpl_key_t key,
+                      const char *const *names, size_t nnames)
+{
+    const char *src = sb_config_template(core->cfg, language, key);
+    core_tpl_t *t;
+
+    if (language < 0 || (size_t)language >= core->cfg->nlanguages || (int)key < 0 ||
+        key >= SB_TPL__COUNT || nnames > CORE_TPL_MAX_VARS)
+        return NULL;
+    t = &core->tpls[(size_t)language * SB_TPL__COUNT + key];
+    if (!core__tpl_matches(t, src, names, nnames))
+        core__tpl_compile(t, src, names, nnames);
+    return t;
+}
+
 /* The rendered template key in the conversation's language (falling back to
  * the default language, then built-in English). New string. */
-char *core__text(const sb_core_t *core, const sb_conv_t *conv, sb_tpl_key_t key,
+char *core__text(sb_core_t *core, const sb_conv_t *conv, sb_tpl_key_t key,
                  const core_tpl_var_t *vars, size_t nvars)
 {
-    return core__render(sb_config_template(core->cfg, conv->language, key), vars, nvars);
+    const char *names[CORE_TPL_MAX_VARS];
+    core_tpl_t *t = NULL;
+
+    if (nvars <= CORE_TPL_MAX_VARS) {
+        for (size_t i = 0; i < nvars; i++)
+            names[i] = vars[i].name;
+        t = core__tpl(core, conv->language, key, names, nvars);
+    }
+    if (!t)
+        return core__render(sb_config_template(core->cfg, conv->language, key), vars, nvars);
+    return core__tpl_render(t, vars);
+}
+
+/* Forgets the compiled templates (of a configuration with old_nlanguages)
+ * and makes room for core->cfg's. */
+void core__tpls_reset(sb_core_t *core, size_t old_nlanguages)
+{
+    if (core->tpls)
+        for (size_t i = 0; i < old_nlanguages * SB_TPL__COUNT; i++)
+            core__tpl_free(&core->tpls[i]);
+    free(core->tpls);
+    core->tpls = sb_calloc(core->cfg->nlanguages * SB_TPL__COUNT + 1, sizeof(*core->tpls));
 }
 
 static sb_message_t *append_message(sb_conv_t *conv, sb_from_t from, const char *name,
@@ -481,7 +542,7 @@ sb_conv_t *sb_core_conv_open(sb_core_t *core, const sb_conv_spec_t *spec,
         language = cfg->default_language;
     pool = cfg->default_pool;
     if (spec->topic && *spec->topic) {
-        topic = sb_config_topic(cfg, spec->topic);
+        topic = topic_index(core, spec->topic);
         if (topic < 0)
             goto fail;
         t = &cfg->topics[topic];

@@ -122,6 +122,8 @@ struct sb_core {
     size_t npools;
     core_map_t convs;           /* id -> conv_ext_t, open conversations */
     core_map_t agent_ids;       /* id -> agent_ext_t */
+    core_map_t topic_ids;       /* id -> topic index + 1 (cast), keys in cfg */
+    core_tpl_t *tpls;           /* [nlanguages * SB_TPL__COUNT]: compiled on first use */
     core_heap_t timers;
     sb_action_t *actions;
     size_t nactions, actions_cap;
@@ -141,6 +143,7 @@ void core__pool_init(sb_core_t *core, pool_state_t *ps, size_t p);
 void core__pool_free(pool_state_t *ps, size_t nlanguages);
 void core__members_build(sb_core_t *core);
 agent_ext_t *core__agent_new(const sb_cfg_agent_t *ac, int index);
+void core__topics_index(sb_core_t *core);
 void core__agent_free(agent_ext_t *a);
 sb_action_t *core__act(sb_core_t *core, sb_action_kind_t kind, sb_conv_t *conv,
                        sb_agent_t *agent);
@@ -148,8 +151,11 @@ void core__save(sb_core_t *core, sb_conv_t *conv);
 void core__event(sb_core_t *core, sb_conv_t *conv, sb_event_kind_t kind, int from_pool,
                  const char *agent_id, const char *esc_kind, const char *reason,
                  const char *note, sb_ms_t now);
-char *core__text(const sb_core_t *core, const sb_conv_t *conv, sb_tpl_key_t key,
+char *core__text(sb_core_t *core, const sb_conv_t *conv, sb_tpl_key_t key,
                  const core_tpl_var_t *vars, size_t nvars);
+void core__tpls_reset(sb_core_t *core, size_t old_nlanguages);
+core_tpl_t *core__tpl(sb_core_t *core, int language, sb_tpl_key_t key,
+                      const char *const *names, size_t nnames);
 void core__enter(sb_core_t *core);
 size_t core__system_message(sb_core_t *core, sb_conv_t *conv, const char *text,
                             sb_ms_t now);

@@ -310,6 +310,8 @@ int sb_core_reconfigure(sb_core_t *core, const sb_config_t *cfg, sb_ms_t now)
     core->nagents = cfg->nagents;
     core__map_free(&core->agent_ids);
     core->agent_ids = ids;
+    core__topics_index(core);
+    core__tpls_reset(core, old->nlanguages);
     core__members_build(core);
 
     /* 4. Conversations renumbered; those whose pool is gone move. */

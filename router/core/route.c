@@ -416,23 +416,43 @@ int core__eta_s(const sb_core_t *core, int pool, sb_media_t media, size_t positi
     return s > INT32_MAX ? INT32_MAX : (int)s;
 }
 
+/* A QUEUE to the customer: position, estimate and the `queued` text with
+ * {position} {eta} {eta_s} {pool}. Only what the text uses is formatted:
+ * a notice goes to every waiting customer whose place changed. */
 static void emit_queue(sb_core_t *core, sb_conv_t *conv, int position, int eta_s, sb_ms_t now)
 {
+    static const char *const names[] = { "position", "eta", "eta_s", "pool" };
     conv_ext_t *cx = core__cx(conv);
     char pos[24], eta[32], etas[24];
-    core_tpl_var_t vars[] = {
-        { "position", pos }, { "eta", eta }, { "eta_s", etas },
-        { "pool", core->cfg->pools[conv->pool].id },
-    };
+    const char *pool = core->cfg->pools[conv->pool].id;
+    const char *values[] = { pos, eta, etas, pool };
+    size_t lens[4] = { 0, 0, 0, 0 };
+    core_tpl_t *t = core__tpl(core, conv->language, SB_TPL_QUEUED, names, 4);
+    unsigned uses = t ? t->uses : ~0u;
     sb_action_t *act;
 
-    core__itoa(position, pos);
-    core__eta_text(eta_s, eta, sizeof(eta));
-    core__itoa(eta_s, etas);
+    if (uses & 1)
+        lens[0] = core__utoa((unsigned long long)(position > 0 ? position : 0), pos);
+    if (uses & 2)
+        lens[1] = core__eta_text(eta_s, eta, sizeof(eta));
+    if (uses & 4) {
+        core__itoa(eta_s, etas);
+        lens[2] = strlen(etas);
+    }
+    if (uses & 8)
+        lens[3] = strlen(pool);
     act = core__act(core, SB_ACT_QUEUE, conv, NULL);
     act->position = position;
     act->eta_s = eta_s;
-    act->text = core__text(core, conv, SB_TPL_QUEUED, vars, 4);
+    if (t) {
+        act->text = core__tpl_render_n(t, values, lens);
+    } else {
+        core_tpl_var_t vars[] = {
+            { names[0], pos }, { names[1], eta }, { names[2], etas }, { names[3], pool },
+        };
+        act->text = core__render(sb_config_template(core->cfg, conv->language, SB_TPL_QUEUED),
+                                 vars, 4);
+    }
     cx->notified_pos = position;
     cx->notified_eta = eta_s;
     cx->notified_pool = conv->pool;

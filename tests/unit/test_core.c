@@ -178,6 +178,21 @@ static void test_eta_text(void)
     CHECK_EQ_STR(buf, "2 min");
     core__eta_text(180, buf, sizeof(buf));
     CHECK_EQ_STR(buf, "3 min");
+    CHECK_EQ_INT(core__eta_text(2147483647, buf, sizeof(buf)), 12);
+    CHECK_EQ_STR(buf, "35791395 min");
+    core__eta_text(600, buf, 4);
+    CHECK_EQ_STR(buf, "10 ");
+    long long v[] = { 0, 7, 9, 10, 42, 99, 100, 101, 999, 1000, 12345, 987654321, -1, -10,
+                      -12345, 9223372036854775807LL, -9223372036854775807LL - 1 };
+    const char *want[] = { "0", "7", "9", "10", "42", "99", "100", "101", "999", "1000",
+                           "12345", "987654321", "-1", "-10", "-12345",
+                           "9223372036854775807", "-9223372036854775808" };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        core__itoa(v[i], buf);
+        CHECK_EQ_STR(buf, want[i]);
+    }
+    CHECK_EQ_INT(core__utoa(18446744073709551615ULL, buf), 20);
+    CHECK_EQ_STR(buf, "18446744073709551615");
 }
 
 static void test_assign_in_order_when_available(void)
@@ -509,6 +524,35 @@ static void test_render(void)
     free(s);
 }
 
+/* A compiled template renders exactly what core__render does. */
+static void test_compiled_templates(void)
+{
+    core_tpl_var_t vars[] = { { "a", "1" }, { "bb", "two" }, { "n", NULL }, { "e", "" } };
+    const char *names[] = { "a", "bb", "n", "e" };
+    const char *tpls[] = {
+        "x{a}y{bb}z{c}{n}|{", "{{a}}", "", "plain", "{a}", "{a}{a}{bb}", "}{a}{", "{",
+        "{}", "{a", "a}", "{b{a}}", "{bb}{e}{n}end", "You are number {position} ({eta}).",
+        "{unknown} {a} {", "{{{a}}}",
+    };
+    core_tpl_t t = { 0 };
+
+    for (size_t i = 0; i < sizeof(tpls) / sizeof(tpls[0]); i++) {
+        char *want = core__render(tpls[i], vars, 4);
+        core__tpl_compile(&t, tpls[i], names, 4);
+        CHECK(core__tpl_matches(&t, tpls[i], names, 4));
+        CHECK(!core__tpl_matches(&t, tpls[i], names, 3));
+        char *got = core__tpl_render(&t, vars);
+        CHECK_EQ_STR(got, want);
+        free(got);
+        free(want);
+    }
+    core__tpl_compile(&t, NULL, names, 4);
+    char *got = core__tpl_render(&t, vars);
+    CHECK_EQ_STR(got, "");
+    free(got);
+    core__tpl_free(&t);
+}
+
 static void test_pool_override_and_disconnect(void)
 {
     world_t w = world();
@@ -554,6 +598,7 @@ int main(void)
     RUN(test_closed_conflict);
     RUN(test_templates);
     RUN(test_render);
+    RUN(test_compiled_templates);
     RUN(test_pool_override_and_disconnect);
     fprintf(stderr, "test_core: ok\n");
     return 0;

@@ -5,7 +5,8 @@
  * accept mode, steps, overflow and escalation targets; agents with random
  * pools, languages, skills and capacities, some bots), then plays a few
  * hundred random events (arrivals, messages, closes, status changes,
- * disconnects, offers answered or ignored, transfers, escalations, clock
+ * disconnects, offers answered or ignored, transfers, escalations, events
+ * recorded from outside routing (delivery failures), clock
  * jumps with ticks, and reconfigurations that flip between two random
  * configurations sharing some ids; languages are real tags, some
  * conversations leave theirs undeclared, and customers write in several
@@ -445,7 +446,9 @@ static void one_run(unsigned long seed, int events)
                 rc = sb_core_agent_decline(core, pick(5) ? c->agent : a, c, now);
         } else if (kind < 60) {
             c = any_conv(core, opened);
-            if (c)
+            if (c && pick(8) == 0)  /* the outbox gave up on a platform message */
+                rc = sb_core_conv_record(core, c, SB_EV_DELIVERY_FAILED, "gave up", now);
+            else if (c)
                 rc = sb_core_customer_message(core, c, texts[pick((int)NTEXTS)], now, &seq);
         } else if (kind < 67) {
             c = pick(3) ? held_conv(core, pick(2) ? SB_CONV_ASSIGNED : SB_CONV_BOT)
