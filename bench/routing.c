@@ -26,7 +26,8 @@
  * the same for ticks that only sent queue notices (a notice walk step looks
  * at up to 64 waiting conversations). --by-kind adds the same figures for each
  * kind of decision (arrival, agent close, customer close, accept, away,
- * available, tick). --digest prints a hash of every action the core produced
+ * available, tick) and for decisions that did or did not also send queue
+ * notices to other waiting customers (a notice walk step). --digest prints a hash of every action the core produced
  * (kind, conversation, agent, position, estimate, reason, text) per phase:
  * two builds that decide the same print the same digest, so a faster core
  * can be checked against the one before.
@@ -73,9 +74,11 @@ static sb_ms_t expo_ms(double mean_s)
 
 /* --- timing ---------------------------------------------------------------- */
 
-enum { K_OPEN, K_CLOSE, K_ABANDON, K_ACCEPT, K_AWAY, K_AVAILABLE, K_TICK, K__COUNT };
+enum { K_OPEN, K_CLOSE, K_ABANDON, K_ACCEPT, K_AWAY, K_AVAILABLE, K_TICK,
+       K_QUIET, K_NOTIFY, K__COUNT };
 static const char *const kind_names[K__COUNT] = {
     "arrival", "close", "abandon", "accept", "away", "available", "tick",
+    "quiet", "w/notices", /* decisions without / with queue notices for others */
 };
 static bool by_kind;
 static bool digest;
@@ -339,13 +342,30 @@ static void track_waiting(sim_t *s)
         s->peak_waiting = w;
 }
 
+/* --by-kind: by kind, and by whether the call also sent queue notices to
+ * waiting customers other than the one it was about (a notice walk). */
+static void record_kind(sim_t *s, int kind, double us, const char *what)
+{
+    size_t n, walked = 0;
+    const sb_action_t *acts = sb_core_actions(s->core, &n);
+    const sb_conv_t *first = NULL;
+
+    record(&s->kinds[kind], us, what);
+    for (size_t i = 0; i < n; i++) {
+        if (!first && acts[i].conv)
+            first = acts[i].conv;
+        walked += acts[i].kind == SB_ACT_QUEUE && acts[i].conv != first;
+    }
+    record(&s->kinds[walked ? K_NOTIFY : K_QUIET], us, what);
+}
+
 #define TIMED(s, kind, call) do { \
     double t0_ = now_us(); \
     int rc_ = (call); \
     double us_ = now_us() - t0_; \
     record(&(s)->decisions, us_, #call); \
     if (by_kind) \
-        record(&(s)->kinds[kind], us_, #call); \
+        record_kind(s, kind, us_, #call); \
     (void)rc_; \
 } while (0)
 
@@ -438,7 +458,7 @@ static void run_until(sim_t *s, sb_ms_t until, sb_ms_t *clock)
                 routed = acts[i].kind != SB_ACT_QUEUE;
             record(routed ? &s->decisions : &s->notices, us, "sb_core_tick");
             if (routed && by_kind)
-                record(&s->kinds[K_TICK], us, "sb_core_tick");
+                record_kind(s, K_TICK, us, "sb_core_tick");
         } else if (next_sim <= until && next_sim != SB_NEVER) {
             sim_event_t ev = pop(s);
             *clock = ev.at;

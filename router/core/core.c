@@ -46,7 +46,7 @@ void core__pool_free(pool_state_t *ps, size_t nlanguages)
     free(ps->members);
     if (ps->ready)
         for (size_t l = 0; l < nlanguages; l++)
-            free(ps->ready[l].agents);
+            free(ps->ready[l].e);
     free(ps->ready);
     free(ps->lqueue);
 }
@@ -89,7 +89,6 @@ void core__agent_free(agent_ext_t *a)
         return;
     free(a->convs);
     free(a->wraps);
-    free(a->bucket_pos);
     free(a);
 }
 
@@ -893,6 +892,7 @@ int sb_core_agent_status(sb_core_t *core, sb_agent_t *agent, sb_agent_state_t st
         if (agent->state != SB_AGENT_AVAILABLE) {
             agent->idle_since = now;
             agent->state = SB_AGENT_AVAILABLE;
+            core__agent_rekey(core, a);
         }
         agent->missed_offers = 0;
         core__agent_refresh(core, a);

@@ -68,10 +68,22 @@ typedef struct core_wrap {
 } core_wrap_t;
 
 /* Agents of one pool speaking one language that could take work now
- * (available, connected, a free slot): what selection scans. Unordered;
- * selection ranks by strategy with a total order, so scan order is moot. */
+ * (available, connected, a free slot): what selection walks. Sorted by
+ * (key, agent index). In a longest_idle pool the key is the agent's
+ * idle_since, so the first agent that fits is the one the strategy picks;
+ * in other pools it is 0 (agent order: round_robin starts after its cursor,
+ * least_busy and best_skill compare every agent). */
+typedef struct core_ready {
+    sb_ms_t key;
+    struct agent_ext *ax;       /* the agent ... */
+    const uint8_t *skills;      /* ... its skill levels (cfg) ... */
+    int agent;                  /* ... its index ... */
+    int cap[2];                 /* ... and capacity (chat, voice): what a fit check
+                                   reads, without going through the agent */
+} core_ready_t;
+
 typedef struct core_bucket {
-    int *agents;                /* agent indexes */
+    core_ready_t *e;
     size_t n, cap;
 } core_bucket_t;
 
@@ -84,8 +96,7 @@ typedef struct agent_ext {
     core_timer_t t_grace, t_wrap;
     bool online;                /* counted in its pools' online capacity */
     bool indexed;               /* in its pools' ready buckets */
-    size_t *bucket_pos;         /* [k * nlanguages + l]: position in the bucket of
-                                   its k-th pool and language l */
+    sb_ms_t ready_key;          /* its key in longest_idle pools' buckets (idle_since) */
     bool removed;               /* gone from the configuration: holds nothing, is in
                                    no index, freed at the next actions clear */
     struct agent_ext *next_removed;
@@ -163,6 +174,7 @@ void core__agent_hold(agent_ext_t *a, sb_conv_t *conv);
 void core__agent_unhold(agent_ext_t *a, sb_conv_t *conv);
 void core__agent_refresh(sb_core_t *core, agent_ext_t *a);
 void core__agent_reindex(sb_core_t *core, agent_ext_t *a);
+void core__agent_rekey(sb_core_t *core, agent_ext_t *a);
 void core__slot_take(sb_core_t *core, agent_ext_t *a, sb_media_t media);
 void core__slot_free(sb_core_t *core, agent_ext_t *a, sb_media_t media);
 int *core__active(sb_agent_t *a, sb_media_t media);

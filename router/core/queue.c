@@ -86,25 +86,57 @@ static core_qnode_t *merge(core_qnode_t *l, core_qnode_t *r)
     return r;
 }
 
+/* Inserts n into t: down the search path while the nodes there have a
+ * higher heap priority, then n takes the place and splits what was below.
+ * One path, where split-and-merge twice walked three. */
+static core_qnode_t *insert(core_qnode_t *t, core_qnode_t *n)
+{
+    if (!t)
+        return n;
+    if (n->prio > t->prio) {
+        split(t, n, 0, &n->left, &n->right);
+        update(n);
+        return n;
+    }
+    if (core__queue_cmp(n, t) < 0)
+        t->left = insert(t->left, n);
+    else
+        t->right = insert(t->right, n);
+    update(t);
+    return t;
+}
+
+/* Removes n (which is in t): down to it, then its two subtrees merge into
+ * its place. */
+static core_qnode_t *erase(core_qnode_t *t, const core_qnode_t *n)
+{
+    int c;
+
+    if (!t)
+        return NULL;
+    c = core__queue_cmp(n, t);
+    if (c == 0)
+        return merge(t->left, t->right);
+    if (c < 0)
+        t->left = erase(t->left, n);
+    else
+        t->right = erase(t->right, n);
+    update(t);
+    return t;
+}
+
 void core__queue_insert(core_queue_t *q, core_qnode_t *n)
 {
-    core_qnode_t *l, *r;
-
     n->left = n->right = NULL;
     n->prio = next_rand(q);
     n->queued = 1;
     update(n);
-    split(q->root, n, 0, &l, &r);
-    q->root = merge(merge(l, n), r);
+    q->root = insert(q->root, n);
 }
 
 void core__queue_remove(core_queue_t *q, core_qnode_t *n)
 {
-    core_qnode_t *l, *m, *r;
-
-    split(q->root, n, 0, &l, &r);
-    split(r, n, 1, &m, &r);
-    q->root = merge(l, r);
+    q->root = erase(q->root, n);
     n->left = n->right = NULL;
     n->queued = 0;
 }

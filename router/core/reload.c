@@ -275,9 +275,7 @@ int sb_core_reconfigure(sb_core_t *core, const sb_config_t *cfg, sb_ms_t now)
     }
     for (size_t i = 0; i < cfg->nagents; i++) {
         agent_ext_t *a = agents[i];
-        free(a->bucket_pos);    /* sized by the old pools and languages */
-        a->bucket_pos = NULL;
-        a->online = a->indexed = false;
+        a->online = a->indexed = false;     /* the buckets are new */
     }
 
     /* 3. Pools, matched by id: their figures stay. */

@@ -120,26 +120,125 @@ static bool better(const sb_core_t *core, int pool, const sb_conv_t *conv,
     return a->index < b->index;
 }
 
+/* What conv needs of an agent now: each required skill at its level minus
+ * the relaxation, those still above 0. */
+typedef struct needs {
+    const sb_conv_t *conv;
+    int media;                  /* 0 chat, 1 voice */
+    size_t n;
+    bool impossible;            /* a skill this configuration does not have */
+    sb_skill_req_t req[8];
+    const sb_skill_req_t *more; /* more than 8: conv->skills, checked as in core__fits */
+} needs_t;
+
+static void needs_of(const sb_core_t *core, const sb_conv_t *conv, needs_t *nd)
+{
+    nd->conv = conv;
+    nd->media = conv->media == SB_MEDIA_VOICE;
+    nd->n = 0;
+    nd->impossible = false;
+    nd->more = NULL;
+    for (size_t i = 0; i < conv->nskills; i++) {
+        int need = conv->skills[i].level - conv->relaxed;
+        int s = conv->skills[i].skill;
+        if (need <= 0)
+            continue;
+        if (s < 0 || (size_t)s >= core->cfg->nskills) {
+            nd->impossible = true;
+            return;
+        }
+        if (nd->n == 8) {
+            nd->more = conv->skills;    /* every skill is valid: checked in full */
+            continue;
+        }
+        nd->req[nd->n].skill = s;
+        nd->req[nd->n++].level = need;
+    }
+}
+
+/* Whether the agent of e, from the ready bucket of conv's pool and language
+ * (so available, connected, a member, speaking the language), fits: every
+ * required skill at its relaxed level and a free slot for the medium. The
+ * skills are checked first, from the entry, since most agents fail there. */
+static inline bool ready_fits(const core_ready_t *e, const needs_t *nd)
+{
+    const sb_agent_t *a;
+
+    if (nd->impossible)
+        return false;
+    if (nd->more) {
+        for (size_t i = 0; i < nd->conv->nskills; i++) {
+            int need = nd->conv->skills[i].level - nd->conv->relaxed;
+            if (need > 0 && e->skills[nd->conv->skills[i].skill] < need)
+                return false;
+        }
+    } else {
+        for (size_t i = 0; i < nd->n; i++)
+            if (e->skills[nd->req[i].skill] < nd->req[i].level)
+                return false;
+    }
+    a = &e->ax->pub;
+    return (nd->media ? a->active_voice : a->active_chat) < e->cap[nd->media];
+}
+
+/* The first entry of b whose agent index is above `after`. */
+static size_t ready_after(const core_bucket_t *b, int after)
+{
+    size_t lo = 0, hi = b->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b->e[mid].agent <= after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* The best fitting agent for conv in its pool, never `exclude`; NULL when
- * none fits or it is held for its language (lang_hold). Scans only the
- * pool's ready agents speaking the language. */
+ * none fits or it is held for its language (lang_hold). Looks only at the
+ * pool's ready agents speaking the language: longest_idle and round_robin
+ * walk them in the strategy's order and stop at the first that fits;
+ * least_busy and best_skill compare every one. */
 agent_ext_t *core__select(sb_core_t *core, sb_conv_t *conv, const sb_agent_t *exclude)
 {
     const core_bucket_t *b;
     agent_ext_t *best = NULL;
+    needs_t nd;
 
     if (conv->language < 0 || (size_t)conv->language >= core->cfg->nlanguages ||
         core__cx(conv)->lang_hold)
         return NULL;
     b = &core->pools[conv->pool].ready[conv->language];
-    for (size_t i = 0; i < b->n; i++) {
-        agent_ext_t *a = core->agents[b->agents[i]];
-        if (&a->pub == exclude || !core__fits(core, &a->pub, conv, conv->pool))
-            continue;
-        if (!best || better(core, conv->pool, conv, &a->pub, &best->pub))
-            best = a;
+    if (!b->n)
+        return NULL;
+    needs_of(core, conv, &nd);
+    switch (core->cfg->pools[conv->pool].strategy) {
+    case SB_STRATEGY_LONGEST_IDLE:
+        for (size_t i = 0; i < b->n; i++)
+            if (ready_fits(&b->e[i], &nd) && &b->e[i].ax->pub != exclude)
+                return b->e[i].ax;
+        return NULL;
+    case SB_STRATEGY_ROUND_ROBIN: {
+        size_t start = ready_after(b, core->pools[conv->pool].rr_cursor);
+        for (size_t n = 0; n < b->n; n++) {
+            size_t i = start + n < b->n ? start + n : start + n - b->n;
+            if (ready_fits(&b->e[i], &nd) && &b->e[i].ax->pub != exclude)
+                return b->e[i].ax;
+        }
+        return NULL;
     }
-    return best;
+    default:
+        for (size_t i = 0; i < b->n; i++) {
+            agent_ext_t *a = b->e[i].ax;
+            if (!ready_fits(&b->e[i], &nd) || &a->pub == exclude)
+                continue;
+            if (!best || better(core, conv->pool, conv, &a->pub, &best->pub))
+                best = a;
+        }
+        return best;
+    }
 }
 
 /* --- assignment and offers -------------------------------------------------- */
@@ -160,6 +259,7 @@ void core__assign(sb_core_t *core, sb_conv_t *conv, agent_ext_t *a, sb_ms_t now)
     conv->state = a->pub.cfg->role == SB_ROLE_BOT ? SB_CONV_BOT : SB_CONV_ASSIGNED;
     conv->agent = &a->pub;
     a->pub.idle_since = now;
+    core__agent_rekey(core, a);
     cx->assigned_at = now;
     cx->ever_assigned = true;
     cx->qnode.front = 0;
@@ -340,6 +440,57 @@ static bool has_room(const sb_agent_t *a)
     return a->active_chat < a->cfg->cap_chat || a->active_voice < a->cfg->cap_voice;
 }
 
+/* The position of (key, agent) in b: where it is, or where it goes. */
+static size_t ready_find(const core_bucket_t *b, sb_ms_t key, int agent)
+{
+    size_t lo = 0, hi = b->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const core_ready_t *e = &b->e[mid];
+        if (e->key < key || (e->key == key && e->agent < agent))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void ready_insert(core_bucket_t *b, sb_ms_t key, agent_ext_t *a)
+{
+    int agent = a->pub.index;
+    size_t i = ready_find(b, key, agent);
+
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 8;
+        b->e = sb_realloc(b->e, b->cap * sizeof(*b->e));
+    }
+    memmove(&b->e[i + 1], &b->e[i], (b->n - i) * sizeof(*b->e));
+    b->e[i].key = key;
+    b->e[i].ax = a;
+    b->e[i].skills = a->pub.cfg->skills;
+    b->e[i].agent = agent;
+    b->e[i].cap[0] = a->pub.cfg->cap_chat;
+    b->e[i].cap[1] = a->pub.cfg->cap_voice;
+    b->n++;
+}
+
+static void ready_remove(core_bucket_t *b, sb_ms_t key, int agent)
+{
+    size_t i = ready_find(b, key, agent);
+
+    if (i < b->n && b->e[i].key == key && b->e[i].agent == agent) {
+        memmove(&b->e[i], &b->e[i + 1], (b->n - i - 1) * sizeof(*b->e));
+        b->n--;
+    }
+}
+
+/* The key of agent a in pool p's buckets. */
+static sb_ms_t ready_key(const sb_core_t *core, const agent_ext_t *a, int p)
+{
+    return core->cfg->pools[p].strategy == SB_STRATEGY_LONGEST_IDLE ? a->ready_key : 0;
+}
+
 /* Puts the agent into (or takes it out of) the ready buckets of its pools,
  * one per language it speaks, as its state and free slots say. Cannot fail. */
 void core__agent_reindex(sb_core_t *core, agent_ext_t *a)
@@ -350,38 +501,49 @@ void core__agent_reindex(sb_core_t *core, agent_ext_t *a)
 
     if (want == a->indexed)
         return;
-    if (!a->bucket_pos)
-        a->bucket_pos = sb_calloc(ac->npools * nl + 1, sizeof(*a->bucket_pos));
+    if (want)
+        a->ready_key = a->pub.idle_since;
     for (size_t k = 0; k < ac->npools; k++) {
         int p = ac->pools[k];
         if (p < 0 || (size_t)p >= core->npools)
             continue;
+        sb_ms_t key = ready_key(core, a, p);
         for (size_t l = 0; l < nl; l++) {
-            core_bucket_t *b = &core->pools[p].ready[l];
             if (!ac->languages[l])
                 continue;
-            if (want) {
-                if (b->n == b->cap) {
-                    b->cap = b->cap ? b->cap * 2 : 8;
-                    b->agents = sb_realloc(b->agents, b->cap * sizeof(*b->agents));
-                }
-                a->bucket_pos[k * nl + l] = b->n;
-                b->agents[b->n++] = a->pub.index;
-            } else {
-                size_t i = a->bucket_pos[k * nl + l], last = --b->n;
-                if (i == last)
-                    continue;
-                agent_ext_t *moved = core->agents[b->agents[last]];
-                b->agents[i] = b->agents[last];
-                for (size_t k2 = 0; k2 < moved->pub.cfg->npools; k2++)
-                    if (moved->pub.cfg->pools[k2] == p && moved->bucket_pos[k2 * nl + l] == last) {
-                        moved->bucket_pos[k2 * nl + l] = i;
-                        break;
-                    }
-            }
+            if (want)
+                ready_insert(&core->pools[p].ready[l], key, a);
+            else
+                ready_remove(&core->pools[p].ready[l], key, a->pub.index);
         }
     }
     a->indexed = want;
+}
+
+/* The agent's idle_since changed: it moves to its new place in the ready
+ * buckets of its longest_idle pools. */
+void core__agent_rekey(sb_core_t *core, agent_ext_t *a)
+{
+    const sb_cfg_agent_t *ac = a->pub.cfg;
+    size_t nl = core->cfg->nlanguages;
+
+    if (!a->indexed || a->ready_key == a->pub.idle_since) {
+        a->ready_key = a->pub.idle_since;
+        return;
+    }
+    for (size_t k = 0; k < ac->npools; k++) {
+        int p = ac->pools[k];
+        if (p < 0 || (size_t)p >= core->npools ||
+            core->cfg->pools[p].strategy != SB_STRATEGY_LONGEST_IDLE)
+            continue;
+        for (size_t l = 0; l < nl; l++) {
+            if (!ac->languages[l])
+                continue;
+            ready_remove(&core->pools[p].ready[l], a->ready_key, a->pub.index);
+            ready_insert(&core->pools[p].ready[l], a->pub.idle_since, a);
+        }
+    }
+    a->ready_key = a->pub.idle_since;
 }
 
 void core__slot_take(sb_core_t *core, agent_ext_t *a, sb_media_t media)

@@ -266,9 +266,11 @@ static void check_invariants(sb_core_t *core)
         }
         PCHECK(split == cq.count);
         /* ready buckets: exactly the members online with a free slot that
-         * speak the language, each at its recorded position */
+         * speak the language (once per time the agent lists the pool), in
+         * order of (key, agent): idle_since in longest_idle pools, else 0 */
         for (size_t l = 0; l < cfg->nlanguages; l++) {
             const core_bucket_t *b = &core->pools[p].ready[l];
+            bool by_idle = cfg->pools[p].strategy == SB_STRATEGY_LONGEST_IDLE;
             size_t expect = 0;
             for (size_t i = 0; i < core->nagents; i++) {
                 const agent_ext_t *a = core->agents[i];
@@ -280,14 +282,21 @@ static void check_invariants(sb_core_t *core)
                 PCHECK(a->indexed == (pa->state == SB_AGENT_AVAILABLE && pa->connected &&
                                       (pa->active_chat < pa->cfg->cap_chat ||
                                        pa->active_voice < pa->cfg->cap_voice)));
+                size_t listed = 0, found = 0;
                 for (size_t k = 0; k < pa->cfg->npools; k++)
-                    if (pa->cfg->pools[k] == (int)p && ready) {
-                        size_t pos = a->bucket_pos[k * cfg->nlanguages + l];
-                        PCHECK(pos < b->n && b->agents[pos] == (int)i);
-                        expect++;
+                    listed += pa->cfg->pools[k] == (int)p && ready;
+                for (size_t j = 0; j < b->n; j++)
+                    if (b->e[j].agent == (int)i) {
+                        found++;
+                        PCHECK(b->e[j].key == (by_idle ? pa->idle_since : 0));
                     }
+                PCHECK(found == listed);
+                expect += listed;
             }
             PCHECK(b->n == expect);
+            for (size_t j = 1; j < b->n; j++)
+                PCHECK(b->e[j - 1].key < b->e[j].key ||
+                       (b->e[j - 1].key == b->e[j].key && b->e[j - 1].agent <= b->e[j].agent));
         }
         PCHECK(online_chat[p] == core->pools[p].online_chat);
     }
