@@ -1628,31 +1628,41 @@ static int sqlite_outbox_mark(void *impl, const char *channel, const char *platf
     return outbox_collect(s, q, "recording a delivery report", true, cb, arg);
 }
 
-static int sqlite_inbound_get(void *impl, const char *channel, const char *external_id,
-                              char conv_id[40], uint64_t *seq)
+/* One row of statement `which` for (channel, key): the conversation id from
+ * column 0 and, when seq is not NULL, a seq from column 1. 0, SB_ENOTFOUND
+ * or SB_E*. */
+static int lookup_conv(sqlite_store_t *s, int which, const char *channel, const char *key,
+                       char conv_id[40], uint64_t *seq, const char *what)
 {
-    sqlite_store_t *s = impl;
     sqlite3_stmt *q;
     int rc, err;
 
     if ((err = ensure_db(s)) != 0)
         return err;
-    q = s->stmt[S_INBOUND_GET];
+    q = s->stmt[which];
     bind_text(q, 1, channel);
-    bind_text(q, 2, external_id);
+    bind_text(q, 2, key);
     rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
         snprintf(conv_id, 40, "%s", col_text(q, 0) ? col_text(q, 0) : "");
-        *seq = (uint64_t)sqlite3_column_int64(q, 1);
+        if (seq)
+            *seq = (uint64_t)sqlite3_column_int64(q, 1);
         err = 0;
     } else if (rc == SQLITE_DONE) {
         err = SB_ENOTFOUND;
     } else {
-        err = report(s, s->db, rc, "reading inbound ids");
+        err = report(s, s->db, rc, what);
     }
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
     return err;
+}
+
+static int sqlite_inbound_get(void *impl, const char *channel, const char *external_id,
+                              char conv_id[40], uint64_t *seq)
+{
+    return lookup_conv(impl, S_INBOUND_GET, channel, external_id, conv_id, seq,
+                       "reading inbound ids");
 }
 
 static int sqlite_inbound_put(void *impl, const char *channel, const char *external_id,
@@ -1676,27 +1686,8 @@ static int sqlite_inbound_put(void *impl, const char *channel, const char *exter
 static int sqlite_find_open_conv(void *impl, const char *channel, const char *contact,
                                  char conv_id[40])
 {
-    sqlite_store_t *s = impl;
-    sqlite3_stmt *q;
-    int rc, err;
-
-    if ((err = ensure_db(s)) != 0)
-        return err;
-    q = s->stmt[S_FIND_OPEN];
-    bind_text(q, 1, channel);
-    bind_text(q, 2, contact);
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-        snprintf(conv_id, 40, "%s", col_text(q, 0) ? col_text(q, 0) : "");
-        err = 0;
-    } else if (rc == SQLITE_DONE) {
-        err = SB_ENOTFOUND;
-    } else {
-        err = report(s, s->db, rc, "looking up a contact's conversation");
-    }
-    sqlite3_reset(q);
-    sqlite3_clear_bindings(q);
-    return err;
+    return lookup_conv(impl, S_FIND_OPEN, channel, contact, conv_id, NULL,
+                       "looking up a contact's conversation");
 }
 
 static void sqlite_set_config(void *impl, const sb_config_t *cfg)
