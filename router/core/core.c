@@ -68,13 +68,24 @@ void core__members_build(sb_core_t *core)
     }
 }
 
-/* A new agent for ac at index: offline, holding nothing. Cannot fail. */
-agent_ext_t *core__agent_new(const sb_cfg_agent_t *ac, int index)
+/* Points a at its configuration entry ac (of core->cfg) at index. */
+void core__agent_set_cfg(sb_core_t *core, agent_ext_t *a, const sb_cfg_agent_t *ac, int index)
+{
+    a->pub.cfg = ac;
+    a->pub.index = index;
+    a->has[0] = a->has[1] = 0;
+    for (size_t s = 0; s < core->cfg->nskills; s++)
+        if (ac->skills[s])
+            a->has[(s / 64) & 1] |= 1ULL << (s % 64);
+}
+
+/* A new agent for ac at index of core->cfg: offline, holding nothing.
+ * Cannot fail. */
+agent_ext_t *core__agent_new(sb_core_t *core, const sb_cfg_agent_t *ac, int index)
 {
     agent_ext_t *a = sb_calloc(1, sizeof(*a));
 
-    a->pub.cfg = ac;
-    a->pub.index = index;
+    core__agent_set_cfg(core, a, ac, index);
     a->pub.state = SB_AGENT_OFFLINE;
     a->pub.core_private = a;
     core__timer_init(&a->t_grace, CORE_T_GRACE, a);
@@ -132,7 +143,7 @@ sb_core_t *sb_core_new(const sb_config_t *cfg)
     core->nagents = cfg->nagents;
     core->agents = sb_calloc(cfg->nagents ? cfg->nagents : 1, sizeof(*core->agents));
     for (size_t i = 0; i < cfg->nagents; i++) {
-        core->agents[i] = core__agent_new(&cfg->agents[i], (int)i);
+        core->agents[i] = core__agent_new(core, &cfg->agents[i], (int)i);
         core__map_put(&core->agent_ids, cfg->agents[i].id, core->agents[i]);
     }
     core__members_build(core);

@@ -75,11 +75,13 @@ typedef struct core_wrap {
  * least_busy and best_skill compare every agent). */
 typedef struct core_ready {
     sb_ms_t key;
+    uint64_t has[2];            /* bit s % 128: the agent has skill s (level > 0) */
     struct agent_ext *ax;       /* the agent ... */
     const uint8_t *skills;      /* ... its skill levels (cfg) ... */
-    int agent;                  /* ... its index ... */
-    int cap[2];                 /* ... and capacity (chat, voice): what a fit check
-                                   reads, without going through the agent */
+    int32_t agent;              /* ... its index ... */
+    int32_t cap[2];             /* ... and capacity (chat, voice): a fit check reads
+                                   the entry, which is contiguous, and goes to the agent
+                                   only for what the bits cannot rule out */
 } core_ready_t;
 
 typedef struct core_bucket {
@@ -97,6 +99,7 @@ typedef struct agent_ext {
     bool online;                /* counted in its pools' online capacity */
     bool indexed;               /* in its pools' ready buckets */
     sb_ms_t ready_key;          /* its key in longest_idle pools' buckets (idle_since) */
+    uint64_t has[2];            /* bit s % 128 set for each skill with level > 0 */
     bool removed;               /* gone from the configuration: holds nothing, is in
                                    no index, freed at the next actions clear */
     struct agent_ext *next_removed;
@@ -153,9 +156,10 @@ static inline agent_ext_t *core__ax(sb_agent_t *a) { return (agent_ext_t *)a; }
 void core__pool_init(sb_core_t *core, pool_state_t *ps, size_t p);
 void core__pool_free(pool_state_t *ps, size_t nlanguages);
 void core__members_build(sb_core_t *core);
-agent_ext_t *core__agent_new(const sb_cfg_agent_t *ac, int index);
+agent_ext_t *core__agent_new(sb_core_t *core, const sb_cfg_agent_t *ac, int index);
 void core__topics_index(sb_core_t *core);
 void core__agent_free(agent_ext_t *a);
+void core__agent_set_cfg(sb_core_t *core, agent_ext_t *a, const sb_cfg_agent_t *ac, int index);
 sb_action_t *core__act(sb_core_t *core, sb_action_kind_t kind, sb_conv_t *conv,
                        sb_agent_t *agent);
 void core__save(sb_core_t *core, sb_conv_t *conv);

@@ -5,11 +5,9 @@
 
 #include "switchboard/common.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char tombstone_key[1];
-#define TOMBSTONE ((const char *)tombstone_key)
 
 /* FNV-1a, 64-bit: short ids hash well and it needs no seed. */
 static size_t hash_str(const char *s)
@@ -42,33 +40,27 @@ static core_map_slot_t *find(const core_map_t *m, const char *key, size_t h)
         core_map_slot_t *s = &m->slots[i];
         if (!s->key)
             return NULL;
-        if (s->key != TOMBSTONE && s->hash == h && strcmp(s->key, key) == 0)
+        if (s->hash == h && strcmp(s->key, key) == 0)
             return s;
     }
 }
 
 static void grow(core_map_t *m)
 {
-    size_t ncap = m->cap ? m->cap : 16;
+    size_t ncap = m->cap ? m->cap * 2 : 16;
     core_map_slot_t *old = m->slots;
     size_t ocap = m->cap;
 
-    /* After a rehash live entries fill at most a quarter of the table, so
-     * a table full of tombstones is rebuilt at its size, not doubled. */
-    while ((m->count + 1) * 4 > ncap)
-        ncap *= 2;
     m->slots = sb_calloc(ncap, sizeof(*m->slots));
     m->cap = ncap;
-    m->used = 0;
     for (size_t i = 0; i < ocap; i++) {
         core_map_slot_t *s = &old[i];
-        if (!s->key || s->key == TOMBSTONE)
+        if (!s->key)
             continue;
         size_t j = s->hash & (ncap - 1);
         while (m->slots[j].key)
             j = (j + 1) & (ncap - 1);
         m->slots[j] = *s;
-        m->used++;
     }
     free(old);
 }
@@ -85,13 +77,11 @@ int core__map_put(core_map_t *m, const char *key, void *value)
 
     if (find(m, key, h))
         return -1;
-    if ((m->used + 1) * 2 > m->cap)
+    if ((m->count + 1) * 2 > m->cap)
         grow(m);
     for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         core_map_slot_t *s = &m->slots[i];
-        if (!s->key || s->key == TOMBSTONE) {
-            if (!s->key)
-                m->used++;
+        if (!s->key) {
             s->key = key;
             s->value = value;
             s->hash = h;
@@ -101,16 +91,32 @@ int core__map_put(core_map_t *m, const char *key, void *value)
     }
 }
 
+/* Linear probing without tombstones: after a removal, the entries of the
+ * cluster behind it that may move closer to their home slot do, so probe
+ * sequences stay as short as the load allows and the table never needs a
+ * rebuild for deletions. */
 void *core__map_del(core_map_t *m, const char *key)
 {
     core_map_slot_t *s = find(m, key, hash_str(key));
+    size_t mask, i, j;
     void *v;
 
     if (!s)
         return NULL;
     v = s->value;
-    s->key = TOMBSTONE;
-    s->value = NULL;
+    mask = m->cap - 1;
+    i = (size_t)(s - m->slots);
+    for (j = (i + 1) & mask; m->slots[j].key; j = (j + 1) & mask) {
+        size_t home = m->slots[j].hash & mask;
+        /* the entry at j stays when its home lies cyclically in (i, j] */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            m->slots[i] = m->slots[j];
+            i = j;
+        }
+    }
+    m->slots[i].key = NULL;
+    m->slots[i].value = NULL;
     m->count--;
     return v;
 }

@@ -4,7 +4,8 @@
  *
  * Keys are borrowed: the caller keeps each key alive (and unchanged) while it
  * is in the map; the core uses the id stored in the object itself. Linear
- * probing with tombstones; the table doubles at 50% load (tombstones count).
+ * probing; a removal shifts the entries behind it back (no tombstones, so
+ * churn never forces a rebuild); the table doubles at 50% load.
  */
 #ifndef SB_CORE_MAP_H
 #define SB_CORE_MAP_H
@@ -12,7 +13,7 @@
 #include <stddef.h>
 
 typedef struct core_map_slot {
-    const char *key;    /* NULL = empty; core__map_tombstone = deleted */
+    const char *key;    /* NULL = empty */
     void *value;
     size_t hash;
 } core_map_slot_t;
@@ -21,7 +22,6 @@ typedef struct core_map {
     core_map_slot_t *slots;
     size_t cap;         /* power of two, or 0 before the first insert */
     size_t count;       /* live entries */
-    size_t used;        /* live + tombstones */
 } core_map_t;
 
 /* Initializes an empty map; cannot fail (allocates on first insert). */

@@ -255,14 +255,13 @@ int sb_core_reconfigure(sb_core_t *core, const sb_config_t *cfg, sb_ms_t now)
     /* 2. Agents, matched by id. */
     agents = sb_calloc(cfg->nagents ? cfg->nagents : 1, sizeof(*agents));
     core__map_init(&ids);
+    core->cfg = cfg;        /* from here on: agents and pools follow cfg */
     for (size_t i = 0; i < cfg->nagents; i++) {
         agent_ext_t *a = core__map_get(&core->agent_ids, cfg->agents[i].id);
-        if (a) {
-            a->pub.cfg = &cfg->agents[i];
-            a->pub.index = (int)i;
-        } else {
-            a = core__agent_new(&cfg->agents[i], (int)i);
-        }
+        if (a)
+            core__agent_set_cfg(core, a, &cfg->agents[i], (int)i);
+        else
+            a = core__agent_new(core, &cfg->agents[i], (int)i);
         agents[i] = a;
         core__map_put(&ids, cfg->agents[i].id, a);
     }
@@ -279,7 +278,6 @@ int sb_core_reconfigure(sb_core_t *core, const sb_config_t *cfg, sb_ms_t now)
     }
 
     /* 3. Pools, matched by id: their figures stay. */
-    core->cfg = cfg;
     pools = sb_calloc(cfg->npools ? cfg->npools : 1, sizeof(*pools));
     for (size_t p = 0; p < cfg->npools; p++) {
         int op = sb_config_pool(old, cfg->pools[p].id);

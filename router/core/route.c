@@ -173,9 +173,12 @@ static inline bool ready_fits(const core_ready_t *e, const needs_t *nd)
                 return false;
         }
     } else {
-        for (size_t i = 0; i < nd->n; i++)
-            if (e->skills[nd->req[i].skill] < nd->req[i].level)
+        for (size_t i = 0; i < nd->n; i++) {
+            int s = nd->req[i].skill;
+            if (!(e->has[(s / 64) & 1] & (1ULL << (s % 64))) ||
+                e->skills[s] < nd->req[i].level)
                 return false;
+        }
     }
     a = &e->ax->pub;
     return (nd->media ? a->active_voice : a->active_chat) < e->cap[nd->media];
@@ -467,6 +470,8 @@ static void ready_insert(core_bucket_t *b, sb_ms_t key, agent_ext_t *a)
     }
     memmove(&b->e[i + 1], &b->e[i], (b->n - i) * sizeof(*b->e));
     b->e[i].key = key;
+    b->e[i].has[0] = a->has[0];
+    b->e[i].has[1] = a->has[1];
     b->e[i].ax = a;
     b->e[i].skills = a->pub.cfg->skills;
     b->e[i].agent = agent;

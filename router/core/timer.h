@@ -19,8 +19,16 @@ typedef struct core_timer {
     void *owner;
 } core_timer_t;
 
+/* A heap slot carries its timer's key, so sifting compares within the
+ * array instead of visiting every timer it passes. */
+typedef struct core_heap_item {
+    sb_ms_t at;
+    uint64_t order;
+    core_timer_t *t;
+} core_heap_item_t;
+
 typedef struct core_heap {
-    core_timer_t **items;
+    core_heap_item_t *items;
     size_t count, cap;
     uint64_t next_order;
 } core_heap_t;

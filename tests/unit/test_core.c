@@ -6,6 +6,7 @@
  */
 #include "test.h"
 #include "core_world.h"
+#include "../../router/core/map.h"
 #include "../../router/core/template.h"
 
 static void test_language_routing(void)
@@ -524,6 +525,51 @@ static void test_render(void)
     free(s);
 }
 
+/* The id map against a plain array, through heavy churn (removals shift
+ * entries back: nothing may get lost behind a hole). */
+static void test_map_churn(void)
+{
+    enum { N = 3000 };
+    static char keys[N][12];
+    static int in[N];
+    core_map_t m;
+    uint64_t r = 12345;
+    size_t live = 0;
+
+    core__map_init(&m);
+    for (int i = 0; i < N; i++)
+        snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+    for (int step = 0; step < 200000; step++) {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        int k = (int)(r % (step < 100000 ? N / 3 : N));
+        if (in[k]) {
+            CHECK(core__map_get(&m, keys[k]) == &in[k]);
+            CHECK(core__map_put(&m, keys[k], &in[k]) == -1);
+            if ((r >> 20) % 3) {
+                CHECK(core__map_del(&m, keys[k]) == &in[k]);
+                in[k] = 0;
+                live--;
+            }
+        } else {
+            CHECK(core__map_get(&m, keys[k]) == NULL);
+            CHECK(core__map_del(&m, keys[k]) == NULL);
+            CHECK(core__map_put(&m, keys[k], &in[k]) == 0);
+            in[k] = 1;
+            live++;
+        }
+        CHECK_EQ_INT(m.count, live);
+    }
+    for (int i = 0; i < N; i++)
+        CHECK(core__map_get(&m, keys[i]) == (in[i] ? &in[i] : NULL));
+    size_t seen = 0;
+    for (size_t i = 0; i < m.cap; i++)
+        seen += m.slots[i].key != NULL;
+    CHECK_EQ_INT(seen, live);
+    core__map_free(&m);
+}
+
 /* A compiled template renders exactly what core__render does. */
 static void test_compiled_templates(void)
 {
@@ -599,6 +645,7 @@ int main(void)
     RUN(test_templates);
     RUN(test_render);
     RUN(test_compiled_templates);
+    RUN(test_map_churn);
     RUN(test_pool_override_and_disconnect);
     fprintf(stderr, "test_core: ok\n");
     return 0;
