@@ -247,8 +247,7 @@ static void wc_frame(sb_session_t *s, json_t *frame, const char *type, const cha
             send_error(s, ref, rc, "message");
             return;
         }
-        sb_session_ok(s, ref, json_pack("{s:I,s:s}", "seq", (json_int_t)seq,
-                                        "conversation_id", wc->conv->id));
+        sb_session_ok_seq(s, ref, seq, wc->conv->id);
     } else if (strcmp(type, "typing") == 0) {
         bool on = false;
         sb_agent_t *agent = wc->conv->agent;
@@ -319,9 +318,12 @@ static void wc_deliver(sb_hub_t *hub, sb_conv_t *conv, const sb_action_t *act)
     if (!s)
         return;         /* the customer catches up when it resumes */
     switch (act->kind) {
-    case SB_ACT_MESSAGE:
-        sb_session_send(s, sb_codec_message(conv, &conv->msgs[act->index]));
+    case SB_ACT_MESSAGE: {
+        sb_text_t *t = sb_hub_text(hub);
+        sb_codec_message_text(t, conv, &conv->msgs[act->index]);
+        sb_session_send_text(s, t->buf, t->len);
         return;
+    }
     case SB_ACT_QUEUE:
         o = json_pack("{s:s,s:s?,s:i,s:i,s:s}", "type", "queue", "pool", pool,
                       "position", act->position, "eta_s", act->eta_s,

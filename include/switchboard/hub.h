@@ -14,6 +14,7 @@
 #ifndef SWITCHBOARD_HUB_H
 #define SWITCHBOARD_HUB_H
 
+#include "switchboard/codec.h"
 #include "switchboard/common.h"
 #include "switchboard/config.h"
 #include "switchboard/core.h"
@@ -82,6 +83,13 @@ void sb_session_send_now(sb_session_t *s, json_t *obj);
  * Held with the turn's writes; sb_session_ok_now for a request that wrote nothing. */
 void sb_session_ok(sb_session_t *s, const char *ref, json_t *fields);
 void sb_session_ok_now(sb_session_t *s, const char *ref, json_t *fields);
+/* The hot frames without a jansson tree: sb_session_send_text queues a frame
+ * already written as JSON text (held with the turn, as sb_session_send);
+ * sb_hub_text hands out the hub's scratch buffer for writing one, emptied.
+ * sb_session_ok_seq is sb_session_ok with {"seq":seq,"conversation_id":id}. */
+void sb_session_send_text(sb_session_t *s, const char *text, size_t len);
+sb_text_t *sb_hub_text(sb_hub_t *hub);
+void sb_session_ok_seq(sb_session_t *s, const char *ref, uint64_t seq, const char *conv_id);
 /* {"type":"error","ref":ref,"code":code,"message":...}. */
 void sb_session_error(sb_session_t *s, const char *ref, const char *code,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));

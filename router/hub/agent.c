@@ -187,8 +187,7 @@ static void conv_request(sb_session_t *s, sb_agent_t *agent, json_t *frame, cons
         if (rc < 0)
             reply_rc(s, ref, rc, "message");
         else
-            sb_session_ok(s, ref, json_pack("{s:I,s:s}", "seq", (json_int_t)seq,
-                                            "conversation_id", id));
+            sb_session_ok_seq(s, ref, seq, id);
     } else if (strcmp(type, "note") == 0) {
         if (sb_codec_str(frame, "text", true, &text, msg, sizeof(msg)) < 0) {
             sb_session_error(s, ref, "bad_request", "%s", msg);

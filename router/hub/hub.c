@@ -83,15 +83,37 @@ void hub__touch(sb_hub_t *hub)
     lws_sul_schedule(hub->ctx, 0, &hub->sul_flush, flush_turn, 1);
 }
 
+/* A text frame with its WebSocket header (RFC 6455 5.2: FIN, opcode 1, no
+ * mask from a server), or a close marker's reason when close_code follows. */
 static hub_frame_t *frame_new(const char *text, size_t len)
 {
-    hub_frame_t *f = sb_malloc(sizeof(*f) + LWS_PRE + len);
+    hub_frame_t *f = sb_malloc(sizeof(*f) + HUB_WS_HDR_MAX + len);
+    unsigned char *h;
 
     f->next = NULL;
     f->len = len;
     f->close_code = 0;
     if (len)
-        memcpy(f->buf + LWS_PRE, text, len);
+        memcpy(HUB_FRAME_PAYLOAD(f), text, len);
+    if (len < 126)
+        f->hdr_len = 2;
+    else if (len <= 0xffff)
+        f->hdr_len = 4;
+    else
+        f->hdr_len = 10;
+    h = HUB_FRAME_WIRE(f);
+    h[0] = 0x81;
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+    } else if (len <= 0xffff) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    }
     return f;
 }
 
@@ -161,6 +183,34 @@ void sb_session_send_now(sb_session_t *s, json_t *obj)
         return;
     outbox_push(s->hub, s, frame_json(obj), true);
     json_decref(obj);
+}
+
+void sb_session_send_text(sb_session_t *s, const char *text, size_t len)
+{
+    outbox_push(s->hub, s, frame_new(text, len), false);
+}
+
+sb_text_t *sb_hub_text(sb_hub_t *hub)
+{
+    sb_text_reset(&hub->text);
+    return &hub->text;
+}
+
+void sb_session_ok_seq(sb_session_t *s, const char *ref, uint64_t seq, const char *conv_id)
+{
+    sb_text_t *t = sb_hub_text(s->hub);
+
+    sb_text_raw(t, "{\"type\":\"ok\"", 12);
+    if (ref) {
+        sb_text_raw(t, ",\"ref\":", 7);
+        sb_text_str(t, ref);
+    }
+    sb_text_raw(t, ",\"seq\":", 7);
+    sb_text_int(t, (int64_t)seq);
+    sb_text_raw(t, ",\"conversation_id\":", 19);
+    sb_text_str(t, conv_id);
+    sb_text_raw(t, "}", 1);
+    sb_session_send_text(s, t->buf, t->len);
 }
 
 static void ok_frame(sb_session_t *s, const char *ref, json_t *fields, bool now)
@@ -397,6 +447,18 @@ static void to_agent(sb_agent_t *agent, json_t *obj)
         json_decref(obj);
 }
 
+static void to_agent_text(sb_hub_t *hub, sb_agent_t *agent, const sb_conv_t *c,
+                          const sb_message_t *m)
+{
+    sb_text_t *t;
+
+    if (!agent || !agent->user)
+        return;
+    t = sb_hub_text(hub);
+    sb_codec_message_text(t, c, m);
+    sb_session_send_text(agent->user, t->buf, t->len);
+}
+
 static void deliver_customer(sb_hub_t *hub, sb_conv_t *conv, const sb_action_t *act)
 {
     const sb_channel_methods_t *ch = sb_channel_find(conv->channel);
@@ -434,7 +496,7 @@ void sb_hub_drain(sb_hub_t *hub)
                 deliver_customer(hub, c, a);
             if (c->agent && c->state == SB_CONV_ASSIGNED &&
                 !(m->agent_id && strcmp(m->agent_id, c->agent->cfg->id) == 0))
-                to_agent(c->agent, sb_codec_message(c, m));
+                to_agent_text(hub, c->agent, c, m);
             break;
         }
         case SB_ACT_NOTE:
@@ -602,49 +664,54 @@ static void session_message(sb_session_t *s, const char *buf, size_t len, bool b
     sb_hub_drain(s->hub);
 }
 
-static int write_one(sb_session_t *s)
-{
-    hub_frame_t *f = s->out_head;
+/* At most this many bytes go into one send (a larger frame goes alone). */
+#define WRITE_BATCH_BYTES 65536
 
-    if (!f)
-        return 0;
-    s->out_head = f->next;
-    if (!s->out_head)
-        s->out_tail = NULL;
-    s->out_bytes -= f->len;
-    if (f->close_code) {
-        lws_close_reason(s->wsi, (enum lws_close_status)f->close_code,
-                         f->buf + LWS_PRE, f->len);
+/*
+ * A writable socket takes its queued frames in one send: their wire bytes
+ * (each frame carries its header) put together in hub->wbuf and written raw.
+ * What the kernel does not take, lws keeps and sends before it calls this
+ * again. An agent with ten busy conversations gets ten frames for one system
+ * call instead of ten; a customer its ok and the agent's answer together.
+ */
+static int write_frames(sb_session_t *s)
+{
+    sb_hub_t *hub = s->hub;
+    hub_frame_t *f;
+    size_t n = 0;
+
+    while ((f = s->out_head) && !f->close_code) {
+        size_t wire = f->hdr_len + f->len;
+        if (n && n + wire > WRITE_BATCH_BYTES)
+            break;
+        if (n + wire > hub->wbuf_cap) {
+            hub->wbuf_cap = n + wire > WRITE_BATCH_BYTES ? n + wire : WRITE_BATCH_BYTES;
+            hub->wbuf = sb_realloc(hub->wbuf, hub->wbuf_cap);
+        }
+        memcpy(hub->wbuf + n, HUB_FRAME_WIRE(f), wire);
+        n += wire;
+        s->out_head = f->next;
+        if (!s->out_head)
+            s->out_tail = NULL;
+        s->out_bytes -= f->len;
         free(f);
-        return -1;
     }
-    if (lws_write(s->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len) {
-        free(f);
+    if (n && lws_write(s->wsi, hub->wbuf, n, LWS_WRITE_RAW) < (int)n)
         return -1;
-    }
-    free(f);
     if (s->rx_paused && s->out_bytes < OUT_RESUME_BYTES) {
         s->rx_paused = false;
         lws_rx_flow_control(s->wsi, 1);
     }
-    return 0;
-}
-
-/*
- * A writable socket takes frames while the kernel takes them (up to a bound,
- * so one busy client cannot hold the loop), not one per loop turn: an agent
- * with ten conversations gets ten times a customer's frames and would
- * otherwise fall ever further behind.
- */
-#define WRITES_PER_CALLBACK 64
-
-static int write_frames(sb_session_t *s)
-{
-    for (int n = 0; s->out_head && n < WRITES_PER_CALLBACK; n++) {
-        if (write_one(s) < 0)
-            return -1;
-        if (lws_send_pipe_choked(s->wsi))
-            break;
+    f = s->out_head;
+    if (f && f->close_code && !(n && lws_send_pipe_choked(s->wsi))) {
+        /* everything before it is out (or with the kernel): close now */
+        s->out_head = f->next;
+        if (!s->out_head)
+            s->out_tail = NULL;
+        lws_close_reason(s->wsi, (enum lws_close_status)f->close_code,
+                         HUB_FRAME_PAYLOAD(f), f->len);
+        free(f);
+        return -1;
     }
     if (s->out_head)
         lws_callback_on_writable(s->wsi);
@@ -879,8 +946,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 static const struct lws_protocols protocols[] = {
     /* A 1 KiB receive buffer: lws allocates it for every connection, so it
      * is most of an idle connection's memory; larger frames arrive in parts
-     * and are put together in session_message's caller. */
-    { "switchboard", callback, sizeof(struct pss), 1024, 0, NULL, 0 },
+     * and are put together in session_message's caller. tx_packet_size:
+     * what one send may carry (lws' default is the receive buffer's size),
+     * so a batch of frames (write_frames) goes in one system call. */
+    { "switchboard", callback, sizeof(struct pss), 1024, 0, NULL, WRITE_BATCH_BYTES + 64 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -1155,6 +1224,8 @@ void sb_hub_free(sb_hub_t *hub)
     for (size_t i = 0; i < hub->noutbox; i++)
         free(hub->outbox[i].frame);
     free(hub->outbox);
+    free(hub->wbuf);
+    sb_text_free(&hub->text);
     free(hub->touched);
     free(hub->dirty);
     for (size_t i = 0; i < 3; i++)

@@ -9,13 +9,23 @@
 
 #include <libwebsockets.h>
 
-/* One outgoing WebSocket frame, or a close marker (len 0, close_code set). */
+/* The longest header of a server's (unmasked) WebSocket frame. */
+#define HUB_WS_HDR_MAX 10
+
+/* One outgoing WebSocket text frame, already framed: its header sits just
+ * before the payload, so a writable socket gets several frames with one
+ * send (write_frames in hub.c). Or a close marker (close_code set; the
+ * payload is the reason, not framed). */
 typedef struct hub_frame {
     struct hub_frame *next;
-    size_t len;
+    size_t len;                /* payload bytes */
+    unsigned char hdr_len;     /* header bytes, just before the payload */
     int close_code;
-    unsigned char buf[];       /* LWS_PRE bytes, then the payload */
+    unsigned char buf[];       /* HUB_WS_HDR_MAX bytes, then the payload */
 } hub_frame_t;
+
+#define HUB_FRAME_PAYLOAD(f) ((f)->buf + HUB_WS_HDR_MAX)
+#define HUB_FRAME_WIRE(f) ((f)->buf + HUB_WS_HDR_MAX - (f)->hdr_len)
 
 struct sb_session {
     sb_hub_t *hub;
@@ -82,6 +92,9 @@ struct sb_hub {
     size_t nsessions;
 
     hub_pending_t *outbox;
+    unsigned char *wbuf;        /* frames of one socket, put together for one send */
+    size_t wbuf_cap;
+    sb_text_t text;             /* sb_hub_text: frames written as text */
     size_t noutbox, outbox_cap;
     bool turn_failed;           /* a store write of this turn failed */
     bool store_down;            /* since a commit failed, until one succeeds */

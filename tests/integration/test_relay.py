@@ -188,5 +188,34 @@ async def test_typing_both_ways():
     check(s == 1, "typing took a seq: first message seq %d" % s)
 
 
+async def test_frames_of_every_header_size():
+    """Frames reach the socket in batches, each with its own header: payloads
+    under 126 bytes, up to 64 KiB, and over it (the `assigned` of a long
+    queued transcript, ~150 KB), followed and preceded by small ones."""
+    srv = await start_server(cfg_with(agent_cfg("alice", "tok-alice", name="Alice")))
+    c = await srv.customer()
+    w = await c.hello(name="Long")
+    cid = w["conversation_id"]
+    await c.expect("queue", position=1)
+    texts = [("%03d " % i) + ("ü" if i % 2 else "x") * (3000 + i) for i in range(50)]
+    for i, t in enumerate(texts):
+        check(await c.message(t) == i + 1, "queued message %d" % i)
+    a = await srv.online_agent("tok-alice")
+    conv = await a.expect_assigned(cid)
+    tr = conv.get("transcript") or []
+    check([m.get("text") for m in tr] == texts, "transcript of %d entries, want the 50 sent"
+          % len(tr))
+    await c.expect("agent_joined")
+    # a burst both ways right after the big frame: tiny and mid-size ones mixed
+    burst = ["k%d" % i if i % 3 else "m%d " % i + "y" * (700 * (i % 7)) for i in range(60)]
+    for t in burst:
+        await a.send({"type": "message", "conversation_id": cid, "text": t})
+    got = [(await c.expect("message"))["text"] for _ in burst]
+    check(got == burst, "customer got the burst altered or out of order")
+    r = await a.request_ok({"type": "message", "conversation_id": cid, "text": "z" * 65000})
+    check(r.get("seq") == 50 + len(burst) + 1, "ok after the burst %s" % r)
+    check((await c.expect("message"))["text"] == "z" * 65000, "64 KiB frame altered")
+
+
 if __name__ == "__main__":
     harness.run()

@@ -243,6 +243,71 @@ static void test_skills(void)
     json_decref(o);
 }
 
+/* A random valid UTF-8 text, heavy on what needs escaping. */
+static void random_text(char *buf, size_t cap, unsigned *seed)
+{
+    static const char *const pieces[] = {
+        "\"", "\\", "\n", "\r", "\t", "\b", "\f", "\x01", "\x1f", "/", "\x7f",
+        "a", "Z", " ", "{}", "\u00e9", "\u20ac", "\U0001F600", "\u2028", "x\\\"y",
+    };
+    size_t n = 0, count = (size_t)(rand_r(seed) % 40);
+
+    for (size_t i = 0; i < count; i++) {
+        const char *p = pieces[rand_r(seed) % (sizeof(pieces) / sizeof(pieces[0]))];
+        size_t len = strlen(p);
+        if (n + len + 1 > cap)
+            break;
+        memcpy(buf + n, p, len);
+        n += len;
+    }
+    buf[n] = '\0';
+}
+
+/* The hot frames written straight to text say exactly what jansson says. */
+static void test_message_text(void)
+{
+    sb_conv_t conv;
+    sb_message_t m;
+    sb_text_t t = { 0 };
+    char text[400], name[100];
+    unsigned seed = 7;
+
+    memset(&conv, 0, sizeof(conv));
+    snprintf(conv.id, sizeof(conv.id), "c_0123456789abcdef");
+    for (int i = 0; i < 3000; i++) {
+        json_t *o;
+        char *want;
+
+        random_text(text, sizeof(text), &seed);
+        random_text(name, sizeof(name), &seed);
+        memset(&m, 0, sizeof(m));
+        m.seq = (uint64_t)rand_r(&seed) * 1000u;
+        m.from = (sb_from_t)(i % 4);
+        m.name = i % 5 == 0 ? NULL : name;
+        m.agent_id = i % 3 == 0 ? NULL : "agent-\"7\"";
+        m.text = i % 97 == 0 ? NULL : text;
+        m.ts = (sb_ms_t)rand_r(&seed) * 1000;
+        o = sb_codec_message(&conv, &m);
+        want = json_dumps(o, JSON_COMPACT);
+        sb_text_reset(&t);
+        sb_codec_message_text(&t, &conv, &m);
+        CHECK_EQ_STR(t.buf, want);
+        CHECK_EQ_INT(t.len, strlen(want));
+        free(want);
+        json_decref(o);
+    }
+    sb_text_reset(&t);
+    sb_text_int(&t, INT64_MIN);
+    sb_text_raw(&t, " ", 1);
+    sb_text_int(&t, 0);
+    sb_text_raw(&t, " ", 1);
+    sb_text_int(&t, INT64_MAX);
+    sb_text_raw(&t, " ", 1);
+    sb_text_str(&t, NULL);
+    CHECK_EQ_STR(t.buf, "-9223372036854775808 0 9223372036854775807 null");
+    sb_text_free(&t);
+}
+
 int main(void)
 {
     RUN(test_parse_ok);
@@ -251,6 +316,7 @@ int main(void)
     RUN(test_error_codes);
     RUN(test_context);
     RUN(test_skills);
+    RUN(test_message_text);
     fprintf(stderr, "test_codec: all passed\n");
     return 0;
 }
