@@ -29,10 +29,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define BUSY_TIMEOUT_MS 100
 #define CACHE_KIB "16384"          /* page cache: at most 16 MiB */
 #define CHECKPOINT_PAGES "10000"   /* WAL pages between checkpoints: ~40 MiB */
+/* The message log (schema version 3, docs/store.md "Messages"): messages are
+ * filed into message_index once more than FILE_TAIL_MAX wait, FILE_CHUNK of
+ * the oldest at a time, inside a turn's transaction. */
+#define FILE_TAIL_MAX 16384
+#define FILE_CHUNK 8192
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS conversations ("
@@ -135,6 +140,47 @@ static const char schema_v2_sql[] =
     "CREATE INDEX IF NOT EXISTS conversations_contact"
     "  ON conversations(channel, customer_contact) WHERE state <> 'closed';";
 
+/*
+ * Version 3: messages become an append-only log (rowid order, so a turn's
+ * messages fill a few pages at the end instead of one page per conversation
+ * across the B-tree), and message_index finds a conversation's messages. The
+ * index is written in batches (file_messages): the log rows above the
+ * watermark store_state.messages_filed are not in it yet and are read by a
+ * scan of that short tail. AUTOINCREMENT: ids are never reused, even after
+ * retention deleted the newest rows, so nothing new falls under the
+ * watermark. The old table's rows move over in (conversation, seq) order.
+ */
+static const char schema_v3_sql[] =
+    "ALTER TABLE messages RENAME TO messages_v2;"
+    "CREATE TABLE messages ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  conversation_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  sender TEXT NOT NULL,"               /* customer | agent | bot | system */
+    "  name TEXT,"
+    "  agent_id TEXT,"
+    "  text TEXT NOT NULL,"
+    "  ts INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE message_index ("
+    "  conversation_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  id INTEGER NOT NULL,"                /* messages.id; the first copy of a seq wins */
+    "  PRIMARY KEY (conversation_id, seq)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE store_state ("
+    "  key TEXT PRIMARY KEY NOT NULL,"
+    "  value INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "INSERT INTO messages (conversation_id, seq, sender, name, agent_id, text, ts)"
+    "  SELECT conversation_id, seq, sender, name, agent_id, text, ts FROM messages_v2"
+    "  ORDER BY conversation_id, seq;"
+    "INSERT INTO message_index (conversation_id, seq, id)"
+    "  SELECT conversation_id, seq, id FROM messages ORDER BY conversation_id, seq;"
+    "INSERT INTO store_state (key, value)"
+    "  VALUES ('messages_filed', (SELECT COALESCE(MAX(id), 0) FROM messages));"
+    "DROP TABLE messages_v2;";
+
 /* The conversations columns, in the order of every statement below. */
 #define CONV_COLUMNS \
     "id, channel, media, state, language, topic, pool, agent_id, skills, relaxed, " \
@@ -164,6 +210,7 @@ enum {
     S_CONV, S_MESSAGES, S_NOTES, S_EVENTS, S_OPEN_IDS,
     S_OUTBOX_PUT, S_OUTBOX_UPDATE, S_OUTBOX_LOAD, S_OUTBOX_MAX, S_OUTBOX_MARK_ID,
     S_OUTBOX_MARK_CONTACT, S_INBOUND_GET, S_INBOUND_PUT, S_FIND_OPEN,
+    S_LOG_MAX, S_FILED_GET, S_FILED_SET, S_FILE_INDEX, S_FILE_COUNT, S_FILE_DROP,
     S__COUNT
 };
 
@@ -190,7 +237,7 @@ static const char *const stmt_sql[S__COUNT] = {
         "closed_at = CASE WHEN excluded.closed_at IS NULL THEN NULL "
         "            ELSE COALESCE(conversations.closed_at, excluded.closed_at) END",
     [S_APPEND_MESSAGE] =
-        "INSERT OR IGNORE INTO messages "
+        "INSERT INTO messages "
         "(conversation_id, seq, sender, name, agent_id, text, ts) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_APPEND_NOTE] =
@@ -201,9 +248,16 @@ static const char *const stmt_sql[S__COUNT] = {
         "(conversation_id, n, kind, ts, pool, from_pool, agent_id, esc_kind, reason, note) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [S_CONV] = "SELECT " CONV_COLUMNS " FROM conversations WHERE id = ?1",
+    /* filed ones through the index, then the tail above the watermark ?3;
+     * a seq can come twice (read_messages keeps the first) */
     [S_MESSAGES] =
-        "SELECT seq, sender, name, agent_id, text, ts FROM messages "
-        "WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq",
+        "SELECT m.seq, m.sender, m.name, m.agent_id, m.text, m.ts, m.id "
+        "FROM message_index i JOIN messages m ON m.id = i.id "
+        "WHERE i.conversation_id = ?1 AND i.seq > ?2 "
+        "UNION ALL "
+        "SELECT seq, sender, name, agent_id, text, ts, id FROM messages "
+        "WHERE id > ?3 AND conversation_id = ?1 AND seq > ?2 "
+        "ORDER BY 1, 7",
     [S_NOTES] =
         "SELECT agent_id, text, ts FROM notes WHERE conversation_id = ?1 ORDER BY n",
     [S_EVENTS] =
@@ -238,6 +292,21 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_FIND_OPEN] =
         "SELECT id FROM conversations WHERE channel = ?1 AND customer_contact = ?2 "
         "AND state <> 'closed' ORDER BY created_at DESC, id LIMIT 1",
+    [S_LOG_MAX] = "SELECT COALESCE(MAX(id), 0) FROM messages",
+    [S_FILED_GET] = "SELECT value FROM store_state WHERE key = 'messages_filed'",
+    [S_FILED_SET] = "UPDATE store_state SET value = ?1 WHERE key = 'messages_filed'",
+    /* sorted, so the index takes each conversation's run at once */
+    [S_FILE_INDEX] =
+        "INSERT OR IGNORE INTO message_index (conversation_id, seq, id) "
+        "SELECT conversation_id, seq, id FROM messages WHERE id > ?1 AND id <= ?2 "
+        "ORDER BY conversation_id, seq, id",
+    [S_FILE_COUNT] = "SELECT count(*) FROM messages WHERE id > ?1 AND id <= ?2",
+    /* second copies (a turn written again after a failed commit that had
+     * in fact been stored): nothing refers to them */
+    [S_FILE_DROP] =
+        "DELETE FROM messages WHERE id > ?1 AND id <= ?2 AND NOT EXISTS "
+        "(SELECT 1 FROM message_index i WHERE i.conversation_id = messages.conversation_id "
+        "AND i.seq = messages.seq AND i.id = messages.id)",
 };
 
 typedef struct sqlite_store {
@@ -252,6 +321,9 @@ typedef struct sqlite_store {
     bool reopen;                   /* try a fresh connection before the next write */
     int last_rc;                   /* SQLite code of the last failure */
     bool failing;                  /* failures since the last commit: logged once */
+    int64_t filed;                 /* message log watermark, committed */
+    int64_t filed_txn;             /* the same inside the open transaction */
+    int64_t log_max;               /* the last message id written (a hint) */
 } sqlite_store_t;
 
 /* Loud for the first failure after a success, quiet while it goes on. */
@@ -449,13 +521,15 @@ static int setup_schema(sqlite_store_t *s, sqlite3 *db)
                  s->path, version, SCHEMA_VERSION);
         return SB_EIO;
     }
-    /* version 0: a new database; version 1: add what version 2 added. */
+    /* version 0: a new database; 1 and 2: add what the later versions added. */
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
     rc = exec_sql(db, "BEGIN IMMEDIATE");
     if (rc == SQLITE_OK && version == 0)
         rc = exec_sql(db, schema_sql);
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK && version < 2)
         rc = exec_sql(db, schema_v2_sql);
+    if (rc == SQLITE_OK)
+        rc = exec_sql(db, schema_v3_sql);
     if (rc == SQLITE_OK)
         rc = exec_sql(db, sql);
     if (rc == SQLITE_OK)
@@ -468,6 +542,8 @@ static int setup_schema(sqlite_store_t *s, sqlite3 *db)
     }
     return 0;
 }
+
+static int log_setup(sqlite_store_t *s, sqlite3 *db, sqlite3_stmt **stmt);
 
 /*
  * Opens a connection to s->path, sets it up (WAL, synchronous, busy timeout,
@@ -538,12 +614,120 @@ static int connect_db(sqlite_store_t *s, sqlite3 **dbp, sqlite3_stmt **stmt)
             goto fail;
         }
     }
+    if ((rc = log_setup(s, db, stmt)) != SQLITE_OK) {
+        err = report(s, db, rc, "reading the message log's state");
+        goto fail;
+    }
     *dbp = db;
     return 0;
 
 fail:
     close_conn(s, db, stmt);
     return err;
+}
+
+/* --- the message log ------------------------------------------------------ */
+
+/* Steps a one-integer query (bound by the caller) into *out; SQLite code. */
+static int step_int(sqlite3_stmt *q, int64_t *out)
+{
+    int rc = sqlite3_step(q);
+
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(q, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_CORRUPT;        /* the row must be there */
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return rc;
+}
+
+/* Binds ?1 and ?2 (when q has it), steps q once and resets it; SQLite code. */
+static int step_range(sqlite3_stmt *q, int64_t a, int64_t b)
+{
+    int rc;
+
+    sqlite3_bind_int64(q, 1, a);
+    if (sqlite3_bind_parameter_count(q) > 1)
+        sqlite3_bind_int64(q, 2, b);
+    rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return rc;
+}
+
+/*
+ * Files the log's messages with ids up to `upto` (at most the last one) into
+ * message_index, inside the caller's transaction, and moves the watermark.
+ * Second copies of a seq are deleted. SQLite code.
+ */
+static int file_messages(sqlite_store_t *s, sqlite3 *db, sqlite3_stmt **stmt, int64_t upto)
+{
+    int64_t max = 0, count = 0, from = s->filed_txn, filed;
+    int rc;
+
+    if ((rc = step_int(stmt[S_LOG_MAX], &max)) != SQLITE_OK)
+        return rc;
+    if (upto > max)
+        upto = max;
+    if (upto <= from)
+        return SQLITE_OK;
+    if ((rc = step_range(stmt[S_FILE_INDEX], from, upto)) != SQLITE_DONE)
+        return rc;
+    filed = sqlite3_changes(db);
+    sqlite3_bind_int64(stmt[S_FILE_COUNT], 1, from);
+    sqlite3_bind_int64(stmt[S_FILE_COUNT], 2, upto);
+    if ((rc = step_int(stmt[S_FILE_COUNT], &count)) != SQLITE_OK)
+        return rc;
+    if (filed < count) {
+        if ((rc = step_range(stmt[S_FILE_DROP], from, upto)) != SQLITE_DONE)
+            return rc;
+        sb_debug("store: %lld second copies of messages dropped from the log",
+                 (long long)(count - filed));
+    }
+    if ((rc = step_range(stmt[S_FILED_SET], upto, 0)) != SQLITE_DONE)
+        return rc;
+    s->filed_txn = upto;
+    return SQLITE_OK;
+}
+
+/*
+ * After a connection is made: reads the watermark and, when the database can
+ * be written, files the whole tail in a transaction of its own, so that the
+ * recovery that follows reads every conversation through the index. A tail
+ * that cannot be filed stays readable (the scan), only slower. SQLite code.
+ */
+static int log_setup(sqlite_store_t *s, sqlite3 *db, sqlite3_stmt **stmt)
+{
+    int64_t filed = 0;
+    int rc;
+
+    if ((rc = step_int(stmt[S_FILED_GET], &filed)) != SQLITE_OK)
+        return rc;
+    s->filed = s->filed_txn = filed;
+    if ((rc = step_int(stmt[S_LOG_MAX], &s->log_max)) != SQLITE_OK)
+        return rc;
+    if (s->log_max <= filed || sqlite3_db_readonly(db, "main") == 1)
+        return SQLITE_OK;
+    rc = exec_sql(db, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK)
+        rc = file_messages(s, db, stmt, s->log_max);
+    if (rc == SQLITE_OK)
+        rc = exec_sql(db, "COMMIT");
+    if (rc != SQLITE_OK) {
+        if (!sqlite3_get_autocommit(db))
+            exec_sql(db, "ROLLBACK");
+        sb_warn("store: %s: could not index the %lld newest messages (%s); reading "
+                "them by scanning", s->path, (long long)(s->log_max - filed),
+                sqlite3_errstr(rc));
+        s->filed_txn = s->filed;
+        return SQLITE_OK;
+    }
+    sb_info("store: %lld messages from the log indexed", (long long)(s->filed_txn - filed));
+    s->filed = s->filed_txn;
+    return SQLITE_OK;
 }
 
 /*
@@ -688,6 +872,7 @@ static int rollback_now(sqlite_store_t *s)
 
     if (s->db && !sqlite3_get_autocommit(s->db))
         err = run_control(s, S_ROLLBACK, "rollback");
+    s->filed_txn = s->filed;
     s->in_txn = false;
     s->txn_err = 0;
     return err;
@@ -738,11 +923,20 @@ static int sqlite_commit(void *impl)
         sb_debug("store: %s: transaction rolled back after a failed write", s->path);
         return err;
     }
+    if (s->log_max - s->filed_txn > FILE_TAIL_MAX) {
+        int rc = file_messages(s, s->db, s->stmt, s->filed_txn + FILE_CHUNK);
+        if (rc != SQLITE_OK) {
+            err = report(s, s->db, rc, "indexing messages");
+            rollback_now(s);
+            return err;
+        }
+    }
     err = run_control(s, S_COMMIT, "commit");
     if (err) {
         rollback_now(s);
         return err;
     }
+    s->filed = s->filed_txn;
     s->in_txn = false;
     s->failing = false;
     return 0;
@@ -917,7 +1111,10 @@ static int sqlite_append_message(void *impl, const sb_conv_t *c, const sb_messag
     bind_text(q, 5, m->agent_id);
     bind_text(q, 6, m->text ? m->text : "");
     sqlite3_bind_int64(q, 7, m->ts);
-    return run_write(s, q, "appending a message");
+    if ((err = run_write(s, q, "appending a message")) != 0)
+        return err;
+    s->log_max = sqlite3_last_insert_rowid(s->db);
+    return 0;
 }
 
 static int sqlite_append_note(void *impl, const sb_conv_t *c, const sb_note_t *note)
@@ -1058,9 +1255,12 @@ static int read_messages(sqlite_store_t *s, const char *conv_id, uint64_t after,
 
     bind_text(q, 1, conv_id);
     sqlite3_bind_int64(q, 2, (sqlite3_int64)after);
+    sqlite3_bind_int64(q, 3, s->in_txn ? s->filed_txn : s->filed);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         sb_message_t *m;
         int from;
+        if (count && msgs[count - 1].seq == (uint64_t)sqlite3_column_int64(q, 0))
+            continue;           /* a second copy: the first (lowest id) stands */
         if (count == cap) {
             cap = cap ? cap * 2 : 16;
             msgs = sb_realloc(msgs, cap * sizeof(*msgs));
@@ -1394,7 +1594,11 @@ static int sqlite_purge_closed(void *impl, sb_ms_t before, int limit, int *delet
         "CREATE TEMP TABLE IF NOT EXISTS purge_ids (id TEXT PRIMARY KEY)",
         "DELETE FROM temp.purge_ids",
         NULL,   /* the selection, bound below */
-        "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM temp.purge_ids)",
+        "DELETE FROM messages WHERE id IN (SELECT i.id FROM message_index i "
+        "  WHERE i.conversation_id IN (SELECT id FROM temp.purge_ids))",
+        "DELETE FROM messages WHERE id > (SELECT value FROM store_state "
+        "  WHERE key = 'messages_filed') AND conversation_id IN (SELECT id FROM temp.purge_ids)",
+        "DELETE FROM message_index WHERE conversation_id IN (SELECT id FROM temp.purge_ids)",
         "DELETE FROM notes WHERE conversation_id IN (SELECT id FROM temp.purge_ids)",
         "DELETE FROM events WHERE conversation_id IN (SELECT id FROM temp.purge_ids)",
         "DELETE FROM outbox WHERE conversation_id IN (SELECT id FROM temp.purge_ids)",

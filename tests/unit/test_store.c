@@ -412,7 +412,7 @@ static void test_memory_save_conv_insert_update(void)
     seen_conv_t v;
     char text[128];
 
-    CHECK_EQ_INT(query_ll(st, "PRAGMA user_version"), 2);
+    CHECK_EQ_INT(query_ll(st, "PRAGMA user_version"), 3);
     make_conv(&c, "c-1", SB_CONV_QUEUED, 0, 1000);
     CHECK_EQ_INT(sb_store_save_conv(st, &c), 0);
     v = load_one(st, "c-1");
@@ -497,14 +497,15 @@ static void test_transactions_and_duplicates(void)
     CHECK_EQ_INT(count_msgs(st, "c-tx"), 3);
     drop_msgs(&c, 2);
 
-    /* The same seq again (a client retrying) is stored once; first wins. */
+    /* The same seq again (a turn written again) reads back once; first wins.
+     * The log keeps the second copies until they are filed (test_message_log). */
     {
         sb_message_t again = c.msgs[1];
         again.text = "a different text";
         CHECK_EQ_INT(sb_store_append_message(st, &c, &c.msgs[1]), 0);
         CHECK_EQ_INT(sb_store_append_message(st, &c, &again), 0);
     }
-    CHECK_EQ_INT(query_ll(st, "SELECT count(*) FROM messages"), 3);
+    CHECK_EQ_INT(query_ll(st, "SELECT count(DISTINCT seq) FROM messages"), 3);
     CHECK_EQ_INT(sb_store_load_messages(st, "c-tx", 0, collect_msg, &got), 0);
     CHECK_EQ_INT(got.n, 3);
     CHECK_EQ_STR(got.text[1], "buenas");
@@ -985,6 +986,156 @@ static void test_readonly(void)
     CHECK_EQ_INT(WEXITSTATUS(status), 0);
 }
 
+/* --- the message log (schema 3) ----------------------------------------- */
+
+#define LOG_CONVS 300
+
+/* Checks that conv_id reads back as exactly seqs after+1..want, with the
+ * texts "<id>:<seq>", in order, once each. */
+typedef struct log_check {
+    const char *id;
+    uint64_t next;
+} log_check_t;
+
+static int log_check_msg(void *arg, const sb_message_t *m)
+{
+    log_check_t *c = arg;
+    char want[64];
+
+    CHECK_EQ_INT(m->seq, c->next);
+    snprintf(want, sizeof(want), "%s:%llu", c->id, (unsigned long long)m->seq);
+    CHECK_EQ_STR(m->text, want);
+    c->next++;
+    return 0;
+}
+
+static void log_check(sb_store_t *st, const sb_conv_t *c, uint64_t after)
+{
+    log_check_t lc = { .id = c->id, .next = after + 1 };
+
+    CHECK_EQ_INT(sb_store_load_messages(st, c->id, after, log_check_msg, &lc), 0);
+    CHECK_EQ_INT(lc.next, c->last_seq + 1);
+}
+
+static void log_append(sb_store_t *st, sb_conv_t *c, sb_ms_t ts)
+{
+    char text[64];
+
+    snprintf(text, sizeof(text), "%s:%llu", c->id, (unsigned long long)(c->last_seq + 1));
+    CHECK_EQ_INT(sb_store_append_message(st, c, add_msg(c, SB_FROM_CUSTOMER, text, ts)), 0);
+}
+
+/*
+ * 300 conversations write 60,000 messages interleaved, in turns of 300, so
+ * the log is filed chunk after chunk. Some turns are rolled back (their
+ * messages written again in the next turn, as the hub does), some are
+ * written twice (a commit that failed yet was stored: second copies). Every
+ * conversation reads back exactly, from the index, from the unfiled tail, and
+ * across both; after a reopen (which files the whole tail) the second copies
+ * are gone; retention deletes a conversation's messages and index entries.
+ */
+static void test_message_log(void)
+{
+    char path[512];
+    sb_config_t cfg;
+    sb_store_t *st;
+    sb_conv_t *convs = sb_calloc(LOG_CONVS, sizeof(*convs));
+    unsigned seed = 42;
+    long long total = 0, filed, max_id;
+    int deleted = 0;
+
+    make_tmpdir();
+    snprintf(path, sizeof(path), "%s/log.db", tmpdir);
+    cfg = make_config(path, SB_SYNC_NORMAL);
+    st = open_store(&cfg);
+    for (int i = 0; i < LOG_CONVS; i++) {
+        char id[40];
+        snprintf(id, sizeof(id), "log-%03d", i);
+        make_conv(&convs[i], id, SB_CONV_ASSIGNED, 0, 1000 + i);
+    }
+    CHECK_EQ_INT(sb_store_begin(st), 0);
+    for (int i = 0; i < LOG_CONVS; i++)
+        CHECK_EQ_INT(sb_store_save_conv(st, &convs[i]), 0);
+    CHECK_EQ_INT(sb_store_commit(st), 0);
+
+    for (int turn = 0; turn < 200; turn++) {
+        size_t before[LOG_CONVS];
+        CHECK_EQ_INT(sb_store_begin(st), 0);
+        for (int i = 0; i < LOG_CONVS; i++)
+            before[i] = convs[i].nmsgs;
+        for (int k = 0; k < 300; k++)
+            log_append(st, &convs[rand_r(&seed) % LOG_CONVS], 5000 + turn);
+        if (turn % 37 == 5) {                  /* the commit fails: written again */
+            CHECK_EQ_INT(sb_store_rollback(st), 0);
+            CHECK_EQ_INT(sb_store_begin(st), 0);
+            for (int i = 0; i < LOG_CONVS; i++)
+                for (size_t j = before[i]; j < convs[i].nmsgs; j++)
+                    CHECK_EQ_INT(sb_store_append_message(st, &convs[i], &convs[i].msgs[j]), 0);
+        }
+        if (turn % 53 == 7)                    /* stored, but written again anyway */
+            for (int i = 0; i < LOG_CONVS; i += 7)
+                for (size_t j = before[i]; j < convs[i].nmsgs; j++)
+                    CHECK_EQ_INT(sb_store_append_message(st, &convs[i], &convs[i].msgs[j]), 0);
+        CHECK_EQ_INT(sb_store_commit(st), 0);
+        if (turn % 50 == 49)
+            for (int i = 0; i < LOG_CONVS; i += 13)
+                log_check(st, &convs[i], 0);
+    }
+    for (int i = 0; i < LOG_CONVS; i++)
+        total += (long long)convs[i].nmsgs;
+    CHECK_EQ_INT(total, 60000);
+    filed = query_ll(st, "SELECT value FROM store_state WHERE key = 'messages_filed'");
+    max_id = query_ll(st, "SELECT MAX(id) FROM messages");
+    CHECK(filed >= 60000 - 16384 - 8192);      /* filed as it went */
+    CHECK(max_id - filed <= 16384 + 300 * 2);  /* the tail stays short */
+    CHECK(max_id - filed > 0);
+    for (int i = 0; i < LOG_CONVS; i++) {
+        log_check(st, &convs[i], 0);
+        log_check(st, &convs[i], convs[i].last_seq / 2);   /* index and tail */
+        log_check(st, &convs[i], convs[i].last_seq);       /* nothing */
+    }
+    sb_store_close(st);
+
+    st = open_store(&cfg);                     /* files the whole tail */
+    CHECK_EQ_INT(query_ll(st, "SELECT value FROM store_state WHERE key = 'messages_filed'"),
+                 query_ll(st, "SELECT MAX(id) FROM messages"));
+    CHECK_EQ_INT(query_ll(st, "SELECT count(*) FROM message_index"), total);
+    CHECK_EQ_INT(query_ll(st, "SELECT count(*) FROM messages"), total);   /* no second copies */
+    for (int i = 0; i < LOG_CONVS; i++)
+        log_check(st, &convs[i], 0);
+
+    /* one more message after the reopen: in the tail again */
+    CHECK_EQ_INT(sb_store_begin(st), 0);
+    log_append(st, &convs[1], 9000);
+    CHECK_EQ_INT(sb_store_commit(st), 0);
+    log_check(st, &convs[1], 0);
+
+    /* retention: conversations 0 and 1 closed long ago go, with every row */
+    for (int i = 0; i < 2; i++) {
+        convs[i].state = SB_CONV_CLOSED;
+        add_event(&convs[i], SB_EV_CLOSED, 2000, 1, -1);
+        CHECK_EQ_INT(sb_store_begin(st), 0);
+        CHECK_EQ_INT(sb_store_save_conv(st, &convs[i]), 0);
+        CHECK_EQ_INT(sb_store_commit(st), 0);
+    }
+    CHECK_EQ_INT(sb_store_purge_closed(st, 3000, 100, &deleted), 0);
+    CHECK_EQ_INT(deleted, 2);
+    CHECK_EQ_INT(query_ll(st, "SELECT count(*) FROM messages "
+                              "WHERE conversation_id IN ('log-000', 'log-001')"), 0);
+    CHECK_EQ_INT(query_ll(st, "SELECT count(*) FROM message_index "
+                              "WHERE conversation_id IN ('log-000', 'log-001')"), 0);
+    CHECK_EQ_INT(query_ll(st, "SELECT count(*) FROM messages"),
+                 total + 1 - (long long)convs[0].nmsgs - (long long)convs[1].nmsgs);
+    for (int i = 2; i < LOG_CONVS; i++)
+        log_check(st, &convs[i], 0);
+    sb_store_close(st);
+
+    for (int i = 0; i < LOG_CONVS; i++)
+        free_conv(&convs[i]);
+    free(convs);
+    rm_rf(tmpdir);
+}
+
 int main(void)
 {
     sb_log_set_level(SB_LOG_WARN);
@@ -997,5 +1148,6 @@ int main(void)
     RUN(test_config_change);
     RUN(test_disk_full);
     RUN(test_readonly);
+    RUN(test_message_log);
     return 0;
 }

@@ -268,7 +268,17 @@ static void test_inbound_and_open_conv(void)
     sb_store_close(st);
 }
 
-/* A database made by a build with schema version 1 gets the new tables. */
+static int join_texts(void *arg, const sb_message_t *m)
+{
+    char *out = arg;
+    size_t n = strlen(out);
+
+    snprintf(out + n, 256 - n, "%llu:%s ", (unsigned long long)m->seq, m->text);
+    return 0;
+}
+
+/* A database made by a build with schema version 1 gets the new tables, and
+ * its messages move into the log (version 3). */
 static void test_migration_from_v1(void)
 {
     char path[] = "/tmp/sb-test-outbox-mig-XXXXXX";
@@ -277,7 +287,7 @@ static void test_migration_from_v1(void)
     sqlite3 *raw;
     sb_config_t cfg;
     sb_store_t *st;
-    char id[40];
+    char id[40], texts[256];
     uint64_t seq;
 
     CHECK(fd >= 0);
@@ -307,12 +317,20 @@ static void test_migration_from_v1(void)
         " WITHOUT ROWID;"
         "INSERT INTO conversations (id, channel, media, state, customer_contact, created_at,"
         " arrival, entered_pool_at) VALUES ('old', 'telegram', 'chat', 'queued', '7', 1, 1, 1);"
+        "INSERT INTO messages VALUES ('old', 2, 'agent', 'Al', 'al', 'second', 3),"
+        " ('old', 1, 'customer', NULL, NULL, 'first', 2), ('b', 1, 'customer', NULL, NULL, 'x', 2);"
         "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(raw);
 
     cfg = make_config(db);
     st = open_store(&cfg);
-    CHECK_EQ_INT(query_ll(st, "PRAGMA user_version"), 2);
+    CHECK_EQ_INT(query_ll(st, "PRAGMA user_version"), 3);
+    /* version 3 moved the messages into the log and indexed them */
+    CHECK_EQ_INT(query_ll(st, "SELECT count(*) FROM message_index"), 3);
+    CHECK_EQ_INT(query_ll(st, "SELECT value FROM store_state WHERE key = 'messages_filed'"), 3);
+    texts[0] = '\0';
+    CHECK_EQ_INT(sb_store_load_messages(st, "old", 0, join_texts, texts), 0);
+    CHECK_EQ_STR(texts, "1:first 2:second ");
     CHECK_EQ_INT(sb_store_find_open_conv(st, "telegram", "7", id), 0);
     CHECK_EQ_STR(id, "old");
     CHECK_EQ_INT(sb_store_inbound_get(st, "telegram", "7:1", id, &seq), SB_ENOTFOUND);
