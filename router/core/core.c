@@ -107,15 +107,15 @@ void core__agent_free(agent_ext_t *a)
  * in O(1), not by comparing every topic id. Cannot fail. */
 void core__topics_index(sb_core_t *core)
 {
-    core__map_free(&core->topic_ids);
+    sb_map_free(&core->topic_ids);
     for (size_t t = 0; t < core->cfg->ntopics; t++)
-        core__map_put(&core->topic_ids, core->cfg->topics[t].id, (void *)(intptr_t)(t + 1));
+        sb_map_put(&core->topic_ids, core->cfg->topics[t].id, (void *)(intptr_t)(t + 1));
 }
 
 /* The index of topic id, or -1. */
 static int topic_index(const sb_core_t *core, const char *id)
 {
-    return (int)(intptr_t)core__map_get(&core->topic_ids, id) - 1;
+    return (int)(intptr_t)sb_map_get(&core->topic_ids, id) - 1;
 }
 
 sb_core_t *sb_core_new(const sb_config_t *cfg)
@@ -127,9 +127,9 @@ sb_core_t *sb_core_new(const sb_config_t *cfg)
     core = sb_calloc(1, sizeof(*core));
     core->cfg = cfg;
     core->epoch = 1;
-    core__map_init(&core->convs);
-    core__map_init(&core->agent_ids);
-    core__map_init(&core->topic_ids);
+    sb_map_init(&core->convs);
+    sb_map_init(&core->agent_ids);
+    sb_map_init(&core->topic_ids);
     core__heap_init(&core->timers);
     core__topics_index(core);
     core__tpls_reset(core, 0);
@@ -144,7 +144,7 @@ sb_core_t *sb_core_new(const sb_config_t *cfg)
     core->agents = sb_calloc(cfg->nagents ? cfg->nagents : 1, sizeof(*core->agents));
     for (size_t i = 0; i < cfg->nagents; i++) {
         core->agents[i] = core__agent_new(core, &cfg->agents[i], (int)i);
-        core__map_put(&core->agent_ids, cfg->agents[i].id, core->agents[i]);
+        sb_map_put(&core->agent_ids, cfg->agents[i].id, core->agents[i]);
     }
     core__members_build(core);
     return core;
@@ -214,13 +214,13 @@ void sb_core_free(sb_core_t *core)
     free(core->actions);
     free_closed(core);
     for (size_t i = 0; i < core->convs.cap; i++) {
-        core_map_slot_t *s = &core->convs.slots[i];
+        sb_map_slot_t *s = &core->convs.slots[i];
         if (s->key && s->value)
             conv_free(s->value);
     }
-    core__map_free(&core->convs);
-    core__map_free(&core->agent_ids);
-    core__map_free(&core->topic_ids);
+    sb_map_free(&core->convs);
+    sb_map_free(&core->agent_ids);
+    sb_map_free(&core->topic_ids);
     for (size_t i = 0; i < core->cfg->nlanguages * SB_TPL__COUNT; i++)
         core__tpl_free(&core->tpls[i]);
     free(core->tpls);
@@ -238,13 +238,13 @@ void sb_core_free(sb_core_t *core)
 
 sb_conv_t *sb_core_conv_find(sb_core_t *core, const char *id)
 {
-    conv_ext_t *cx = core && id ? core__map_get(&core->convs, id) : NULL;
+    conv_ext_t *cx = core && id ? sb_map_get(&core->convs, id) : NULL;
     return cx ? &cx->pub : NULL;
 }
 
 sb_agent_t *sb_core_agent_find(sb_core_t *core, const char *id)
 {
-    agent_ext_t *a = core && id ? core__map_get(&core->agent_ids, id) : NULL;
+    agent_ext_t *a = core && id ? sb_map_get(&core->agent_ids, id) : NULL;
     return a ? &a->pub : NULL;
 }
 
@@ -542,7 +542,7 @@ sb_conv_t *sb_core_conv_open(sb_core_t *core, const sb_conv_spec_t *spec,
         goto fail;
     if (spec->media != SB_MEDIA_CHAT && spec->media != SB_MEDIA_VOICE)
         goto fail;
-    if (core__map_get(&core->convs, spec->id)) {
+    if (sb_map_get(&core->convs, spec->id)) {
         e = SB_ECONFLICT;
         goto fail;
     }
@@ -608,7 +608,7 @@ sb_conv_t *sb_core_conv_open(sb_core_t *core, const sb_conv_spec_t *spec,
     core__timer_init(&cx->t_lang, CORE_T_LANG, cx);
     cx->lang_auto = detect;
     cx->lang_hold = hold;
-    core__map_put(&core->convs, c->id, cx);
+    sb_map_put(&core->convs, c->id, cx);
 
     core__event(core, c, SB_EV_CREATED, -1, NULL, NULL, NULL, NULL, now);
     if (detected >= 0 && detected != cfg->default_language)
@@ -744,7 +744,7 @@ static agent_ext_t *close_conv(sb_core_t *core, sb_conv_t *conv, const char *rel
     act->reason = closed;
     act->text = text;
 
-    core__map_del(&core->convs, conv->id);
+    sb_map_del(&core->convs, conv->id);
     cx->next_closed = core->closed;
     core->closed = cx;
     return a;

@@ -13,7 +13,7 @@
 
 #include "switchboard/core.h"
 
-#include "map.h"
+#include "switchboard/map.h"
 #include "template.h"
 #include "queue.h"
 #include "timer.h"
@@ -134,9 +134,9 @@ struct sb_core {
     size_t nagents;
     pool_state_t *pools;
     size_t npools;
-    core_map_t convs;           /* id -> conv_ext_t, open conversations */
-    core_map_t agent_ids;       /* id -> agent_ext_t */
-    core_map_t topic_ids;       /* id -> topic index + 1 (cast), keys in cfg */
+    sb_map_t convs;           /* id -> conv_ext_t, open conversations */
+    sb_map_t agent_ids;       /* id -> agent_ext_t */
+    sb_map_t topic_ids;       /* id -> topic index + 1 (cast), keys in cfg */
     core_tpl_t *tpls;           /* [nlanguages * SB_TPL__COUNT]: compiled on first use */
     core_heap_t timers;
     sb_action_t *actions;

@@ -145,7 +145,7 @@ static conv_ext_t **open_convs(sb_core_t *core, size_t *n)
 
     *n = 0;
     for (size_t i = 0; i < core->convs.cap; i++) {
-        core_map_slot_t *s = &core->convs.slots[i];
+        sb_map_slot_t *s = &core->convs.slots[i];
         if (s->key && s->value)
             v[(*n)++] = s->value;
     }
@@ -230,7 +230,7 @@ int sb_core_reconfigure(sb_core_t *core, const sb_config_t *cfg, sb_ms_t now)
     remap_t m;
     agent_ext_t **agents, **old_agents;
     size_t nold_agents, nconvs, nfresh = 0, nwait = 0;
-    core_map_t ids;
+    sb_map_t ids;
     pool_state_t *pools;
     conv_ext_t **convs, **fresh, **wait;
 
@@ -254,23 +254,23 @@ int sb_core_reconfigure(sb_core_t *core, const sb_config_t *cfg, sb_ms_t now)
 
     /* 2. Agents, matched by id. */
     agents = sb_calloc(cfg->nagents ? cfg->nagents : 1, sizeof(*agents));
-    core__map_init(&ids);
+    sb_map_init(&ids);
     core->cfg = cfg;        /* from here on: agents and pools follow cfg */
     for (size_t i = 0; i < cfg->nagents; i++) {
-        agent_ext_t *a = core__map_get(&core->agent_ids, cfg->agents[i].id);
+        agent_ext_t *a = sb_map_get(&core->agent_ids, cfg->agents[i].id);
         if (a)
             core__agent_set_cfg(core, a, &cfg->agents[i], (int)i);
         else
             a = core__agent_new(core, &cfg->agents[i], (int)i);
         agents[i] = a;
-        core__map_put(&ids, cfg->agents[i].id, a);
+        sb_map_put(&ids, cfg->agents[i].id, a);
     }
     old_agents = core->agents;
     nold_agents = core->nagents;
     for (size_t i = 0; i < nold_agents; i++) {
         agent_ext_t *a = old_agents[i];
         /* a kept agent's cfg is already the new one, whose id is in ids */
-        a->removed = core__map_get(&ids, a->pub.cfg->id) != a;
+        a->removed = sb_map_get(&ids, a->pub.cfg->id) != a;
     }
     for (size_t i = 0; i < cfg->nagents; i++) {
         agent_ext_t *a = agents[i];
@@ -304,7 +304,7 @@ int sb_core_reconfigure(sb_core_t *core, const sb_config_t *cfg, sb_ms_t now)
     core->ndirty = 0;
     core->agents = agents;
     core->nagents = cfg->nagents;
-    core__map_free(&core->agent_ids);
+    sb_map_free(&core->agent_ids);
     core->agent_ids = ids;
     core__topics_index(core);
     core__tpls_reset(core, old->nlanguages);

@@ -28,10 +28,10 @@ int sb_core_conv_restore(sb_core_t *core, sb_conv_t *src, const char *agent_id, 
         src->language < 0 || (size_t)src->language >= cfg->nlanguages ||
         src->state == SB_CONV_CLOSED)
         return SB_EINVAL;
-    if (core__map_get(&core->convs, src->id))
+    if (sb_map_get(&core->convs, src->id))
         return SB_ECONFLICT;
     if (agent_id)
-        a = core__map_get(&core->agent_ids, agent_id);
+        a = sb_map_get(&core->agent_ids, agent_id);
 
     core__enter(core);
     cx = sb_calloc(1, sizeof(*cx));
@@ -66,7 +66,7 @@ int sb_core_conv_restore(sb_core_t *core, sb_conv_t *src, const char *agent_id, 
     core__timer_init(&cx->t_offer, CORE_T_OFFER, cx);
     core__timer_init(&cx->t_step, CORE_T_STEP, cx);
     core__timer_init(&cx->t_maxwait, CORE_T_MAXWAIT, cx);
-    core__map_put(&core->convs, c->id, cx);
+    sb_map_put(&core->convs, c->id, cx);
 
     if ((c->state == SB_CONV_ASSIGNED || c->state == SB_CONV_BOT) && a) {
         /* Held by its agent through the grace period. */

@@ -6,7 +6,7 @@
  */
 #include "test.h"
 #include "core_world.h"
-#include "../../router/core/map.h"
+#include "switchboard/map.h"
 #include "../../router/core/template.h"
 
 static void test_language_routing(void)
@@ -532,11 +532,11 @@ static void test_map_churn(void)
     enum { N = 3000 };
     static char keys[N][12];
     static int in[N];
-    core_map_t m;
+    sb_map_t m;
     uint64_t r = 12345;
     size_t live = 0;
 
-    core__map_init(&m);
+    sb_map_init(&m);
     for (int i = 0; i < N; i++)
         snprintf(keys[i], sizeof(keys[i]), "k%d", i);
     for (int step = 0; step < 200000; step++) {
@@ -545,29 +545,29 @@ static void test_map_churn(void)
         r ^= r << 17;
         int k = (int)(r % (step < 100000 ? N / 3 : N));
         if (in[k]) {
-            CHECK(core__map_get(&m, keys[k]) == &in[k]);
-            CHECK(core__map_put(&m, keys[k], &in[k]) == -1);
+            CHECK(sb_map_get(&m, keys[k]) == &in[k]);
+            CHECK(sb_map_put(&m, keys[k], &in[k]) == -1);
             if ((r >> 20) % 3) {
-                CHECK(core__map_del(&m, keys[k]) == &in[k]);
+                CHECK(sb_map_del(&m, keys[k]) == &in[k]);
                 in[k] = 0;
                 live--;
             }
         } else {
-            CHECK(core__map_get(&m, keys[k]) == NULL);
-            CHECK(core__map_del(&m, keys[k]) == NULL);
-            CHECK(core__map_put(&m, keys[k], &in[k]) == 0);
+            CHECK(sb_map_get(&m, keys[k]) == NULL);
+            CHECK(sb_map_del(&m, keys[k]) == NULL);
+            CHECK(sb_map_put(&m, keys[k], &in[k]) == 0);
             in[k] = 1;
             live++;
         }
         CHECK_EQ_INT(m.count, live);
     }
     for (int i = 0; i < N; i++)
-        CHECK(core__map_get(&m, keys[i]) == (in[i] ? &in[i] : NULL));
+        CHECK(sb_map_get(&m, keys[i]) == (in[i] ? &in[i] : NULL));
     size_t seen = 0;
     for (size_t i = 0; i < m.cap; i++)
         seen += m.slots[i].key != NULL;
     CHECK_EQ_INT(seen, live);
-    core__map_free(&m);
+    sb_map_free(&m);
 }
 
 /* A compiled template renders exactly what core__render does. */

@@ -201,7 +201,7 @@ static void check_invariants(sb_core_t *core)
                 online_chat[a->pub.cfg->pools[k]] += a->pub.cfg->cap_chat;
     }
     for (size_t i = 0; i < core->convs.cap; i++) {
-        core_map_slot_t *s = &core->convs.slots[i];
+        sb_map_slot_t *s = &core->convs.slots[i];
         conv_ext_t *cx;
         sb_conv_t *c;
         if (!s->key || !s->value)

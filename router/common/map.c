@@ -1,7 +1,7 @@
 /*
  * map.c - open-addressing string hash map (see map.h).
  */
-#include "map.h"
+#include "switchboard/map.h"
 
 #include "switchboard/common.h"
 
@@ -20,24 +20,24 @@ static size_t hash_str(const char *s)
     return (size_t)h;
 }
 
-void core__map_init(core_map_t *m)
+void sb_map_init(sb_map_t *m)
 {
     memset(m, 0, sizeof(*m));
 }
 
-void core__map_free(core_map_t *m)
+void sb_map_free(sb_map_t *m)
 {
     free(m->slots);
     memset(m, 0, sizeof(*m));
 }
 
 /* The slot holding key, or NULL. */
-static core_map_slot_t *find(const core_map_t *m, const char *key, size_t h)
+static sb_map_slot_t *find(const sb_map_t *m, const char *key, size_t h)
 {
     if (!m->cap)
         return NULL;
     for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        core_map_slot_t *s = &m->slots[i];
+        sb_map_slot_t *s = &m->slots[i];
         if (!s->key)
             return NULL;
         if (s->hash == h && strcmp(s->key, key) == 0)
@@ -45,16 +45,16 @@ static core_map_slot_t *find(const core_map_t *m, const char *key, size_t h)
     }
 }
 
-static void grow(core_map_t *m)
+static void grow(sb_map_t *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 16;
-    core_map_slot_t *old = m->slots;
+    sb_map_slot_t *old = m->slots;
     size_t ocap = m->cap;
 
     m->slots = sb_calloc(ncap, sizeof(*m->slots));
     m->cap = ncap;
     for (size_t i = 0; i < ocap; i++) {
-        core_map_slot_t *s = &old[i];
+        sb_map_slot_t *s = &old[i];
         if (!s->key)
             continue;
         size_t j = s->hash & (ncap - 1);
@@ -65,13 +65,13 @@ static void grow(core_map_t *m)
     free(old);
 }
 
-void *core__map_get(const core_map_t *m, const char *key)
+void *sb_map_get(const sb_map_t *m, const char *key)
 {
-    core_map_slot_t *s = find(m, key, hash_str(key));
+    sb_map_slot_t *s = find(m, key, hash_str(key));
     return s ? s->value : NULL;
 }
 
-int core__map_put(core_map_t *m, const char *key, void *value)
+int sb_map_put(sb_map_t *m, const char *key, void *value)
 {
     size_t h = hash_str(key);
 
@@ -80,7 +80,7 @@ int core__map_put(core_map_t *m, const char *key, void *value)
     if ((m->count + 1) * 2 > m->cap)
         grow(m);
     for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        core_map_slot_t *s = &m->slots[i];
+        sb_map_slot_t *s = &m->slots[i];
         if (!s->key) {
             s->key = key;
             s->value = value;
@@ -95,9 +95,9 @@ int core__map_put(core_map_t *m, const char *key, void *value)
  * cluster behind it that may move closer to their home slot do, so probe
  * sequences stay as short as the load allows and the table never needs a
  * rebuild for deletions. */
-void *core__map_del(core_map_t *m, const char *key)
+void *sb_map_del(sb_map_t *m, const char *key)
 {
-    core_map_slot_t *s = find(m, key, hash_str(key));
+    sb_map_slot_t *s = find(m, key, hash_str(key));
     size_t mask, i, j;
     void *v;
 
