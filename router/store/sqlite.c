@@ -20,6 +20,8 @@
  */
 #include "switchboard/store.h"
 
+#include "msglog.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <sqlite3.h>
@@ -32,12 +34,14 @@
 #define SCHEMA_VERSION 3
 #define BUSY_TIMEOUT_MS 100
 #define CACHE_KIB "16384"          /* page cache: at most 16 MiB */
-#define CHECKPOINT_PAGES "10000"   /* WAL pages between checkpoints: ~40 MiB */
-/* The message log (schema version 3, docs/store.md "Messages"): messages are
- * filed into message_index once more than FILE_TAIL_MAX wait, FILE_CHUNK of
- * the oldest at a time, inside a turn's transaction. */
-#define FILE_TAIL_MAX 16384
-#define FILE_CHUNK 8192
+/* The message log (schema version 3, docs/store.md "Messages"): a
+ * conversation's messages are filed into message_index FILE_BATCH at a time
+ * (or when it closes), inside a turn's transaction; every FILE_SWEEP ids,
+ * conversations with a message more than FILE_LAG ids old are filed too and
+ * the watermark moves. */
+#define FILE_BATCH 32
+#define FILE_LAG 65536
+#define FILE_SWEEP 8192
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS conversations ("
@@ -144,10 +148,11 @@ static const char schema_v2_sql[] =
  * Version 3: messages become an append-only log (rowid order, so a turn's
  * messages fill a few pages at the end instead of one page per conversation
  * across the B-tree), and message_index finds a conversation's messages. The
- * index is written in batches (file_messages): the log rows above the
- * watermark store_state.messages_filed are not in it yet and are read by a
- * scan of that short tail. AUTOINCREMENT: ids are never reused, even after
- * retention deleted the newest rows, so nothing new falls under the
+ * index is written a conversation's batch at a time (file_queued); which
+ * messages wait is kept in memory (msglog.c), and every id up to the
+ * watermark store_state.messages_filed is filed, so an open reads the few
+ * rows above it back into memory. AUTOINCREMENT: ids are never reused, even
+ * after retention deleted the newest rows, so nothing new falls under the
  * watermark. The old table's rows move over in (conversation, seq) order.
  */
 static const char schema_v3_sql[] =
@@ -210,7 +215,7 @@ enum {
     S_CONV, S_MESSAGES, S_NOTES, S_EVENTS, S_OPEN_IDS,
     S_OUTBOX_PUT, S_OUTBOX_UPDATE, S_OUTBOX_LOAD, S_OUTBOX_MAX, S_OUTBOX_MARK_ID,
     S_OUTBOX_MARK_CONTACT, S_INBOUND_GET, S_INBOUND_PUT, S_FIND_OPEN,
-    S_LOG_MAX, S_FILED_GET, S_FILED_SET, S_FILE_INDEX, S_FILE_COUNT, S_FILE_DROP,
+    S_LOG_MAX, S_FILED_GET, S_FILED_SET, S_INDEX_PUT, S_LOG_DROP, S_MESSAGE_BY_ID, S_TAIL,
     S__COUNT
 };
 
@@ -248,16 +253,11 @@ static const char *const stmt_sql[S__COUNT] = {
         "(conversation_id, n, kind, ts, pool, from_pool, agent_id, esc_kind, reason, note) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [S_CONV] = "SELECT " CONV_COLUMNS " FROM conversations WHERE id = ?1",
-    /* filed ones through the index, then the tail above the watermark ?3;
-     * a seq can come twice (read_messages keeps the first) */
+    /* the filed ones; those still waiting are read by id (S_MESSAGE_BY_ID) */
     [S_MESSAGES] =
-        "SELECT m.seq, m.sender, m.name, m.agent_id, m.text, m.ts, m.id "
+        "SELECT m.seq, m.sender, m.name, m.agent_id, m.text, m.ts "
         "FROM message_index i JOIN messages m ON m.id = i.id "
-        "WHERE i.conversation_id = ?1 AND i.seq > ?2 "
-        "UNION ALL "
-        "SELECT seq, sender, name, agent_id, text, ts, id FROM messages "
-        "WHERE id > ?3 AND conversation_id = ?1 AND seq > ?2 "
-        "ORDER BY 1, 7",
+        "WHERE i.conversation_id = ?1 AND i.seq > ?2 ORDER BY i.seq",
     [S_NOTES] =
         "SELECT agent_id, text, ts FROM notes WHERE conversation_id = ?1 ORDER BY n",
     [S_EVENTS] =
@@ -295,18 +295,20 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_LOG_MAX] = "SELECT COALESCE(MAX(id), 0) FROM messages",
     [S_FILED_GET] = "SELECT value FROM store_state WHERE key = 'messages_filed'",
     [S_FILED_SET] = "UPDATE store_state SET value = ?1 WHERE key = 'messages_filed'",
-    /* sorted, so the index takes each conversation's run at once */
-    [S_FILE_INDEX] =
-        "INSERT OR IGNORE INTO message_index (conversation_id, seq, id) "
-        "SELECT conversation_id, seq, id FROM messages WHERE id > ?1 AND id <= ?2 "
-        "ORDER BY conversation_id, seq, id",
-    [S_FILE_COUNT] = "SELECT count(*) FROM messages WHERE id > ?1 AND id <= ?2",
-    /* second copies (a turn written again after a failed commit that had
-     * in fact been stored): nothing refers to them */
-    [S_FILE_DROP] =
-        "DELETE FROM messages WHERE id > ?1 AND id <= ?2 AND NOT EXISTS "
-        "(SELECT 1 FROM message_index i WHERE i.conversation_id = messages.conversation_id "
-        "AND i.seq = messages.seq AND i.id = messages.id)",
+    /* the first copy of a seq wins; a later one is deleted (S_LOG_DROP) */
+    [S_INDEX_PUT] =
+        "INSERT OR IGNORE INTO message_index (conversation_id, seq, id) VALUES (?1, ?2, ?3)",
+    /* only a copy that the index does not point to */
+    [S_LOG_DROP] =
+        "DELETE FROM messages WHERE id = ?2 AND NOT EXISTS (SELECT 1 FROM message_index "
+        "WHERE conversation_id = ?1 AND seq = ?3 AND id = ?2)",
+    [S_MESSAGE_BY_ID] =
+        "SELECT seq, sender, name, agent_id, text, ts FROM messages WHERE id = ?1",
+    /* above the watermark, not filed yet */
+    [S_TAIL] =
+        "SELECT m.id, m.conversation_id, m.seq FROM messages m WHERE m.id > ?1 AND NOT EXISTS "
+        "(SELECT 1 FROM message_index i WHERE i.conversation_id = m.conversation_id "
+        "AND i.seq = m.seq AND i.id = m.id) ORDER BY m.id",
 };
 
 typedef struct sqlite_store {
@@ -321,9 +323,12 @@ typedef struct sqlite_store {
     bool reopen;                   /* try a fresh connection before the next write */
     int last_rc;                   /* SQLite code of the last failure */
     bool failing;                  /* failures since the last commit: logged once */
+    msglog_t log;                  /* logged messages not filed yet */
     int64_t filed;                 /* message log watermark, committed */
     int64_t filed_txn;             /* the same inside the open transaction */
-    int64_t log_max;               /* the last message id written (a hint) */
+    int64_t log_max;               /* the last message id written */
+    int64_t log_max_committed;
+    int64_t swept_at;              /* log_max at the last sweep for old messages */
 } sqlite_store_t;
 
 /* Loud for the first failure after a success, quiet while it goes on. */
@@ -594,12 +599,8 @@ static int connect_db(sqlite_store_t *s, sqlite3 **dbp, sqlite3_stmt **stmt)
         err = report(s, db, rc, "setting synchronous");
         goto fail;
     }
-    /* Page cache and checkpoint interval: see docs/store.md ("Tuning"). The
-     * default 2 MB cache re-reads B-tree pages; a checkpoint every 1,000 WAL
-     * pages copies the same hot pages again and again. */
+    /* Page cache: see docs/store.md ("Tuning"). */
     rc = exec_sql(db, "PRAGMA cache_size = -" CACHE_KIB);
-    if (rc == SQLITE_OK && !s->memory)
-        rc = exec_sql(db, "PRAGMA wal_autocheckpoint = " CHECKPOINT_PAGES);
     if (rc != SQLITE_OK) {
         err = report(s, db, rc, "setting the cache size");
         goto fail;
@@ -644,14 +645,16 @@ static int step_int(sqlite3_stmt *q, int64_t *out)
     return rc;
 }
 
-/* Binds ?1 and ?2 (when q has it), steps q once and resets it; SQLite code. */
-static int step_range(sqlite3_stmt *q, int64_t a, int64_t b)
+/* Binds ?1 (and ?2, ?3 when given), steps q once and resets it; SQLite code. */
+static int step_ids(sqlite3_stmt *q, const char *text, int64_t a, int64_t b)
 {
-    int rc;
+    int i = 1, rc;
 
-    sqlite3_bind_int64(q, 1, a);
-    if (sqlite3_bind_parameter_count(q) > 1)
-        sqlite3_bind_int64(q, 2, b);
+    if (text)
+        sqlite3_bind_text(q, i++, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, i++, a);
+    if (i <= sqlite3_bind_parameter_count(q))
+        sqlite3_bind_int64(q, i, b);
     rc = sqlite3_step(q);
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
@@ -659,74 +662,117 @@ static int step_range(sqlite3_stmt *q, int64_t a, int64_t b)
 }
 
 /*
- * Files the log's messages with ids up to `upto` (at most the last one) into
- * message_index, inside the caller's transaction, and moves the watermark.
- * Second copies of a seq are deleted. SQLite code.
+ * Files every queued conversation's waiting messages into message_index,
+ * inside the open transaction (msglog_commit drops them from memory when it
+ * commits). Each conversation's entries are in seq order, so they go into
+ * one or two index pages. A second copy of a seq (a turn written again after
+ * a commit that failed but had reached the disk) is deleted from the log.
  */
-static int file_messages(sqlite_store_t *s, sqlite3 *db, sqlite3_stmt **stmt, int64_t upto)
+static int file_queued(sqlite_store_t *s, sqlite3 *db, sqlite3_stmt **stmt)
 {
-    int64_t max = 0, count = 0, from = s->filed_txn, filed;
+    msglog_t *log = &s->log;
     int rc;
 
-    if ((rc = step_int(stmt[S_LOG_MAX], &max)) != SQLITE_OK)
-        return rc;
-    if (upto > max)
-        upto = max;
-    if (upto <= from)
-        return SQLITE_OK;
-    if ((rc = step_range(stmt[S_FILE_INDEX], from, upto)) != SQLITE_DONE)
-        return rc;
-    filed = sqlite3_changes(db);
-    sqlite3_bind_int64(stmt[S_FILE_COUNT], 1, from);
-    sqlite3_bind_int64(stmt[S_FILE_COUNT], 2, upto);
-    if ((rc = step_int(stmt[S_FILE_COUNT], &count)) != SQLITE_OK)
-        return rc;
-    if (filed < count) {
-        if ((rc = step_range(stmt[S_FILE_DROP], from, upto)) != SQLITE_DONE)
-            return rc;
-        sb_debug("store: %lld second copies of messages dropped from the log",
-                 (long long)(count - filed));
+    for (size_t i = 0; i < log->nto_file; i++) {
+        msglog_conv_t *c = log->to_file[i];
+        for (size_t j = 0; j < c->n; j++) {
+            rc = step_ids(stmt[S_INDEX_PUT], c->id, (int64_t)c->v[j].seq, c->v[j].id);
+            if (rc != SQLITE_DONE)
+                return rc;
+            if (sqlite3_changes(db) == 0 &&
+                (rc = step_ids(stmt[S_LOG_DROP], c->id, c->v[j].id, (int64_t)c->v[j].seq)) !=
+                    SQLITE_DONE)
+                return rc;
+        }
+        c->file_n = c->n;
     }
-    if ((rc = step_range(stmt[S_FILED_SET], upto, 0)) != SQLITE_DONE)
+    return SQLITE_OK;
+}
+
+/* Moves the watermark to just below the oldest message still waiting (in the
+ * open transaction). SQLite code. */
+static int move_watermark(sqlite_store_t *s, sqlite3_stmt **stmt)
+{
+    int64_t w = msglog_low(&s->log, s->log_max + 1) - 1;
+    int rc;
+
+    if (w <= s->filed_txn)
+        return SQLITE_OK;
+    if ((rc = step_ids(stmt[S_FILED_SET], NULL, w, 0)) != SQLITE_DONE)
         return rc;
-    s->filed_txn = upto;
+    s->filed_txn = w;
+    return SQLITE_OK;
+}
+
+/* Before a commit: the conversations due, and every FILE_SWEEP ids the ones
+ * that waited too long and the watermark. SQLite code. */
+static int file_due(sqlite_store_t *s)
+{
+    bool sweep = s->log_max - s->swept_at >= FILE_SWEEP;
+    int rc;
+
+    if (sweep)
+        msglog_queue_older(&s->log, s->log_max - FILE_LAG);
+    if (s->log.nto_file && (rc = file_queued(s, s->db, s->stmt)) != SQLITE_OK)
+        return rc;
+    if (sweep && (rc = move_watermark(s, s->stmt)) != SQLITE_OK)
+        return rc;
     return SQLITE_OK;
 }
 
 /*
- * After a connection is made: reads the watermark and, when the database can
- * be written, files the whole tail in a transaction of its own, so that the
- * recovery that follows reads every conversation through the index. A tail
- * that cannot be filed stays readable (the scan), only slower. SQLite code.
+ * After a connection is made: reads the watermark and the log's rows above
+ * it back into memory and, when the database can be written, files them all
+ * in a transaction of its own, so that the recovery that follows reads every
+ * conversation through the index. Rows that cannot be filed stay readable
+ * (read_messages asks the log for them by id). SQLite code.
  */
 static int log_setup(sqlite_store_t *s, sqlite3 *db, sqlite3_stmt **stmt)
 {
-    int64_t filed = 0;
+    sqlite3_stmt *q = stmt[S_TAIL];
+    int64_t filed = 0, rows = 0;
     int rc;
 
+    msglog_clear(&s->log);
     if ((rc = step_int(stmt[S_FILED_GET], &filed)) != SQLITE_OK)
         return rc;
     s->filed = s->filed_txn = filed;
     if ((rc = step_int(stmt[S_LOG_MAX], &s->log_max)) != SQLITE_OK)
         return rc;
-    if (s->log_max <= filed || sqlite3_db_readonly(db, "main") == 1)
+    s->log_max_committed = s->swept_at = s->log_max;
+    sqlite3_bind_int64(q, 1, filed);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        msglog_add(&s->log, (const char *)sqlite3_column_text(q, 1), sqlite3_column_int64(q, 0),
+                   (uint64_t)sqlite3_column_int64(q, 2));
+        rows++;
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    if (rc != SQLITE_DONE)
+        return rc;
+    msglog_commit(&s->log);
+    if (!rows || sqlite3_db_readonly(db, "main") == 1)
         return SQLITE_OK;
+    msglog_queue_older(&s->log, INT64_MAX);
     rc = exec_sql(db, "BEGIN IMMEDIATE");
     if (rc == SQLITE_OK)
-        rc = file_messages(s, db, stmt, s->log_max);
+        rc = file_queued(s, db, stmt);
+    if (rc == SQLITE_OK)
+        rc = move_watermark(s, stmt);
     if (rc == SQLITE_OK)
         rc = exec_sql(db, "COMMIT");
     if (rc != SQLITE_OK) {
         if (!sqlite3_get_autocommit(db))
             exec_sql(db, "ROLLBACK");
-        sb_warn("store: %s: could not index the %lld newest messages (%s); reading "
-                "them by scanning", s->path, (long long)(s->log_max - filed),
-                sqlite3_errstr(rc));
+        msglog_rollback(&s->log);
         s->filed_txn = s->filed;
+        sb_warn("store: %s: could not index the %lld newest messages (%s); they are "
+                "read from the log", s->path, (long long)rows, sqlite3_errstr(rc));
         return SQLITE_OK;
     }
-    sb_info("store: %lld messages from the log indexed", (long long)(s->filed_txn - filed));
+    msglog_commit(&s->log);
     s->filed = s->filed_txn;
+    sb_info("store: %lld messages from the log indexed", (long long)rows);
     return SQLITE_OK;
 }
 
@@ -834,6 +880,7 @@ static int sqlite_open(const sb_config_t *cfg, void **impl)
         return SB_EINVAL;
     }
     s = sb_calloc(1, sizeof(*s));
+    msglog_init(&s->log);
     s->cfg = cfg;
     s->path = sb_strdup(cfg->store_path);
     s->memory = is_memory_path(s->path);
@@ -865,6 +912,17 @@ static int sqlite_open(const sb_config_t *cfg, void **impl)
     return 0;
 }
 
+/* What the message log's memory does when a transaction (or a write outside
+ * one) reached the database. */
+static void committed(sqlite_store_t *s)
+{
+    msglog_commit(&s->log);
+    s->filed = s->filed_txn;
+    if (s->log_max - s->swept_at >= FILE_SWEEP)
+        s->swept_at = s->log_max;
+    s->log_max_committed = s->log_max;
+}
+
 /* Rolls back what SQLite still has open; leaves no transaction. */
 static int rollback_now(sqlite_store_t *s)
 {
@@ -872,7 +930,9 @@ static int rollback_now(sqlite_store_t *s)
 
     if (s->db && !sqlite3_get_autocommit(s->db))
         err = run_control(s, S_ROLLBACK, "rollback");
+    msglog_rollback(&s->log);
     s->filed_txn = s->filed;
+    s->log_max = s->log_max_committed;
     s->in_txn = false;
     s->txn_err = 0;
     return err;
@@ -889,6 +949,7 @@ static void sqlite_close(void *impl)
         rollback_now(s);
     }
     close_conn(s, s->db, s->stmt);
+    msglog_free(&s->log);
     free(s->path);
     free(s);
 }
@@ -923,8 +984,8 @@ static int sqlite_commit(void *impl)
         sb_debug("store: %s: transaction rolled back after a failed write", s->path);
         return err;
     }
-    if (s->log_max - s->filed_txn > FILE_TAIL_MAX) {
-        int rc = file_messages(s, s->db, s->stmt, s->filed_txn + FILE_CHUNK);
+    {
+        int rc = file_due(s);
         if (rc != SQLITE_OK) {
             err = report(s, s->db, rc, "indexing messages");
             rollback_now(s);
@@ -936,7 +997,7 @@ static int sqlite_commit(void *impl)
         rollback_now(s);
         return err;
     }
-    s->filed = s->filed_txn;
+    committed(s);
     s->in_txn = false;
     s->failing = false;
     return 0;
@@ -1092,12 +1153,18 @@ static int sqlite_save_conv(void *impl, const sb_conv_t *c)
     err = run_write(s, q, "saving a conversation");
     free(skills);
     free(attributes);
+    if (!err && c->state == SB_CONV_CLOSED) {     /* no more messages: file them */
+        msglog_conv_t *lc = msglog_find(&s->log, c->id);
+        if (lc)
+            msglog_queue(&s->log, lc);
+    }
     return err;
 }
 
 static int sqlite_append_message(void *impl, const sb_conv_t *c, const sb_message_t *m)
 {
     sqlite_store_t *s = impl;
+    msglog_conv_t *lc;
     sqlite3_stmt *q;
     int err;
 
@@ -1114,6 +1181,11 @@ static int sqlite_append_message(void *impl, const sb_conv_t *c, const sb_messag
     if ((err = run_write(s, q, "appending a message")) != 0)
         return err;
     s->log_max = sqlite3_last_insert_rowid(s->db);
+    lc = msglog_add(&s->log, c->id, s->log_max, m->seq);
+    if (lc->n >= FILE_BATCH)
+        msglog_queue(&s->log, lc);
+    if (!s->in_txn)
+        committed(s);       /* autocommit: filed with the next transaction */
     return 0;
 }
 
@@ -1243,44 +1315,80 @@ static void free_scratch(sb_conv_t *c)
     memset(c, 0, sizeof(*c));
 }
 
-/* Reads conv_id's messages with seq > after into a new array (*out, *n);
- * 0 or SB_E* with nothing allocated. */
+/* One row (seq, sender, name, agent_id, text, ts) into m. */
+static void fill_message(const char *conv_id, sqlite3_stmt *q, sb_message_t *m)
+{
+    int from;
+
+    m->seq = (uint64_t)sqlite3_column_int64(q, 0);
+    from = from_by_name((const char *)sqlite3_column_text(q, 1));
+    if (from < 0)
+        sb_warn("store: conversation %s: message %llu has an unknown sender",
+                conv_id, (unsigned long long)m->seq);
+    m->from = from < 0 ? SB_FROM_SYSTEM : (sb_from_t)from;
+    m->name = col_dup(q, 2);
+    m->agent_id = col_dup(q, 3);
+    m->text = col_dup(q, 4);
+    m->ts = sqlite3_column_int64(q, 5);
+}
+
+static sb_message_t *msgs_grow(sb_message_t *msgs, size_t count, size_t *cap)
+{
+    if (count < *cap)
+        return msgs;
+    *cap = *cap ? *cap * 2 : 16;
+    return sb_realloc(msgs, *cap * sizeof(*msgs));
+}
+
+/*
+ * Reads conv_id's messages with seq > after into a new array (*out, *n), in
+ * seq order: the filed ones through the index, then those still waiting in
+ * the log (by id; a seq already read is a second copy and skipped). 0 or
+ * SB_E* with nothing allocated.
+ */
 static int read_messages(sqlite_store_t *s, const char *conv_id, uint64_t after,
                          sb_message_t **out, size_t *n)
 {
     sqlite3_stmt *q = s->stmt[S_MESSAGES];
+    const msglog_conv_t *lc = msglog_find(&s->log, conv_id);
     sb_message_t *msgs = NULL;
     size_t count = 0, cap = 0;
     int rc, err = 0;
 
     bind_text(q, 1, conv_id);
     sqlite3_bind_int64(q, 2, (sqlite3_int64)after);
-    sqlite3_bind_int64(q, 3, s->in_txn ? s->filed_txn : s->filed);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        sb_message_t *m;
-        int from;
-        if (count && msgs[count - 1].seq == (uint64_t)sqlite3_column_int64(q, 0))
-            continue;           /* a second copy: the first (lowest id) stands */
-        if (count == cap) {
-            cap = cap ? cap * 2 : 16;
-            msgs = sb_realloc(msgs, cap * sizeof(*msgs));
-        }
-        m = &msgs[count++];
-        m->seq = (uint64_t)sqlite3_column_int64(q, 0);
-        from = from_by_name((const char *)sqlite3_column_text(q, 1));
-        if (from < 0)
-            sb_warn("store: conversation %s: message %llu has an unknown sender",
-                    conv_id, (unsigned long long)m->seq);
-        m->from = from < 0 ? SB_FROM_SYSTEM : (sb_from_t)from;
-        m->name = col_dup(q, 2);
-        m->agent_id = col_dup(q, 3);
-        m->text = col_dup(q, 4);
-        m->ts = sqlite3_column_int64(q, 5);
+        msgs = msgs_grow(msgs, count, &cap);
+        fill_message(conv_id, q, &msgs[count++]);
     }
     if (rc != SQLITE_DONE)
         err = report(s, s->db, rc, "reading messages");
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
+
+    q = s->stmt[S_MESSAGE_BY_ID];
+    for (size_t j = 0; lc && j < lc->n && !err; j++) {
+        uint64_t seq = lc->v[j].seq;
+        size_t at = count;
+        if (seq <= after)
+            continue;
+        while (at > 0 && msgs[at - 1].seq > seq)     /* usually none: appended last */
+            at--;
+        if (at > 0 && msgs[at - 1].seq == seq)
+            continue;
+        sqlite3_bind_int64(q, 1, lc->v[j].id);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            msgs = msgs_grow(msgs, count, &cap);
+            memmove(&msgs[at + 1], &msgs[at], (count - at) * sizeof(*msgs));
+            fill_message(conv_id, q, &msgs[at]);
+            count++;
+        } else if (rc != SQLITE_DONE) {
+            err = report(s, s->db, rc, "reading messages");
+        }
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+    }
     if (err) {
         free_messages(msgs, count);
         return err;
@@ -1646,6 +1754,13 @@ static int sqlite_purge_closed(void *impl, sb_ms_t before, int limit, int *delet
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         *deleted = 0;
         return err;
+    }
+    /* their messages that waited to be filed are gone too */
+    if (s->log.entries &&
+        sqlite3_prepare_v2(s->db, "SELECT id FROM temp.purge_ids", -1, &q, NULL) == SQLITE_OK) {
+        while (sqlite3_step(q) == SQLITE_ROW)
+            msglog_drop(&s->log, (const char *)sqlite3_column_text(q, 0));
+        sqlite3_finalize(q);
     }
     return 0;
 }
