@@ -203,6 +203,37 @@ static void hello(sb_session_t *s, webchat_t *wc, json_t *frame, const char *ref
     sb_session_send(s, welcome(cfg, conv, token, conv->last_seq));
 }
 
+/* A message from the customer, its fields checked. */
+static void customer_message(sb_session_t *s, webchat_t *wc, const char *text, const char *ref)
+{
+    uint64_t seq = 0;
+    int rc = sb_core_customer_message(sb_hub_core(sb_session_hub(s)), wc->conv, text,
+                                      sb_hub_now(), &seq);
+
+    if (rc < 0) {
+        send_error(s, ref, rc, "message");
+        return;
+    }
+    sb_session_ok_seq(s, ref, seq, wc->conv->id);
+}
+
+/* The hot request without a tree: a well-formed "message" in a conversation
+ * that can take it. Anything else goes to wc_frame, which says what is wrong. */
+static bool wc_flat(sb_session_t *s, const sb_flat_t *f)
+{
+    webchat_t *wc = sb_session_data(s);
+    const char *type, *text, *ref;
+    size_t len;
+    bool b;
+
+    if (!wc || !wc->hello_done || !wc->conv || !sb_hub_store_ok(sb_session_hub(s)) ||
+        sb_flat_get(f, "type", &type, &len, &b) != 1 || strcmp(type, "message") != 0 ||
+        sb_flat_get(f, "text", &text, &len, &b) != 1 || len == 0 || sb_flat_ref(f, &ref) < 0)
+        return false;
+    customer_message(s, wc, text, ref);
+    return true;
+}
+
 static void wc_frame(sb_session_t *s, json_t *frame, const char *type, const char *ref)
 {
     webchat_t *wc = sb_session_data(s);
@@ -237,17 +268,11 @@ static void wc_frame(sb_session_t *s, json_t *frame, const char *type, const cha
 
     if (strcmp(type, "message") == 0) {
         const char *text = NULL;
-        uint64_t seq = 0;
         if (sb_codec_str(frame, "text", true, &text, msg, sizeof(msg)) < 0) {
             sb_session_error(s, ref, "bad_request", "%s", msg);
             return;
         }
-        rc = sb_core_customer_message(core, wc->conv, text, sb_hub_now(), &seq);
-        if (rc < 0) {
-            send_error(s, ref, rc, "message");
-            return;
-        }
-        sb_session_ok_seq(s, ref, seq, wc->conv->id);
+        customer_message(s, wc, text, ref);
     } else if (strcmp(type, "typing") == 0) {
         bool on = false;
         sb_agent_t *agent = wc->conv->agent;
@@ -371,6 +396,7 @@ const sb_channel_methods_t sb_channel_webchat = {
     .session_kind = SB_SESSION_CUSTOMER,
     .on_open = wc_open,
     .on_frame = wc_frame,
+    .on_flat = wc_flat,
     .on_close = wc_close,
     .deliver = wc_deliver,
     .typing = wc_typing,

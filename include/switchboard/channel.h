@@ -36,6 +36,11 @@ typedef struct sb_channel_methods {
     /* One valid JSON object frame with a string "type"; ref may be NULL.
      * The adapter replies (ok/error) itself. Borrowed frame. */
     void (*on_frame)(sb_session_t *s, json_t *frame, const char *type, const char *ref);
+    /* Optional: the hot request read without a jansson tree (sb_codec_scan).
+     * true when the adapter took it (and replied); false, having changed
+     * nothing, to have it parsed and given to on_frame instead (every error
+     * is said there). */
+    bool (*on_flat)(sb_session_t *s, const sb_flat_t *frame);
     /* The session is going away; drop every reference to it. */
     void (*on_close)(sb_session_t *s);
 

@@ -65,6 +65,33 @@ void sb_text_raw(sb_text_t *t, const char *s, size_t n);
 void sb_text_str(sb_text_t *t, const char *s);
 void sb_text_int(sb_text_t *t, int64_t v);
 
+/*
+ * The hot request (a "message" frame) read without a jansson tree: a flat
+ * JSON object whose values are all strings (no escapes) or booleans, at most
+ * SB_FLAT_MAX fields, no key twice. sb_codec_scan reads buf in place (it
+ * writes the strings' NUL terminators into it) and returns 0, or -1 for any
+ * frame it does not take; such a frame goes through sb_codec_parse, which
+ * accepts or refuses it with the reason. What sb_codec_scan accepts,
+ * sb_codec_parse reads the same (tests/unit/test_codec.c).
+ */
+#define SB_FLAT_MAX 8
+typedef struct sb_flat {
+    size_t n;
+    struct {
+        const char *key;
+        const char *str;           /* NULL for a boolean */
+        size_t len;
+        bool boolean;
+    } f[SB_FLAT_MAX];
+} sb_flat_t;
+
+int sb_codec_scan(char *buf, size_t len, sb_flat_t *out);
+/* 0: absent; 1: a string (*str, *len); 2: a boolean (*b). */
+int sb_flat_get(const sb_flat_t *f, const char *key, const char **str, size_t *len, bool *b);
+/* The frame's "ref" as sb_codec_parse checks it: 0 with *ref (NULL when
+ * absent), -1 when it is not a string of 1 to 64 bytes. */
+int sb_flat_ref(const sb_flat_t *f, const char **ref);
+
 /* Appends what sb_codec_message encodes. */
 void sb_codec_message_text(sb_text_t *t, const sb_conv_t *conv, const sb_message_t *m);
 

@@ -148,6 +148,43 @@ static bool is_conv_type(const char *type)
     return false;
 }
 
+/* A message from the agent (or bot), its fields checked. */
+static void agent_message(sb_session_t *s, sb_agent_t *agent, sb_conv_t *conv,
+                          const char *text, bool fallback, const char *ref)
+{
+    uint64_t seq = 0;
+    int rc = sb_core_agent_message(sb_hub_core(sb_session_hub(s)), agent, conv, text,
+                                   fallback, sb_hub_now(), &seq);
+
+    if (rc < 0)
+        reply_rc(s, ref, rc, "message");
+    else
+        sb_session_ok_seq(s, ref, seq, conv->id);
+}
+
+/* The hot request without a tree: a well-formed "message" about an open
+ * conversation. Anything else goes to ag_frame, which says what is wrong. */
+static bool ag_flat(sb_session_t *s, const sb_flat_t *f)
+{
+    agent_session_t *as = sb_session_data(s);
+    sb_hub_t *hub = sb_session_hub(s);
+    const char *type, *id, *text, *ref, *str;
+    size_t len;
+    bool fallback = false, b;
+    sb_conv_t *conv;
+
+    if (!as || !as->agent || !sb_hub_store_ok(hub) ||
+        sb_flat_get(f, "type", &type, &len, &b) != 1 || strcmp(type, "message") != 0 ||
+        sb_flat_get(f, "conversation_id", &id, &len, &b) != 1 || len == 0 ||
+        sb_flat_get(f, "text", &text, &len, &b) != 1 || len == 0 || sb_flat_ref(f, &ref) < 0 ||
+        !(conv = sb_core_conv_find(sb_hub_core(hub), id)))
+        return false;
+    if (sb_flat_get(f, "fallback", &str, &len, &fallback) == 1)
+        return false;           /* not a boolean: ag_frame says so */
+    agent_message(s, as->agent, conv, text, fallback, ref);
+    return true;
+}
+
 /* A request about one conversation: the id is checked before the type's fields. */
 static void conv_request(sb_session_t *s, sb_agent_t *agent, json_t *frame, const char *type,
                          const char *ref)
@@ -177,17 +214,12 @@ static void conv_request(sb_session_t *s, sb_agent_t *agent, json_t *frame, cons
 
     if (strcmp(type, "message") == 0) {
         bool fallback = false;
-        uint64_t seq = 0;
         if (sb_codec_str(frame, "text", true, &text, msg, sizeof(msg)) < 0 ||
             sb_codec_bool(frame, "fallback", &fallback, msg, sizeof(msg)) < 0) {
             sb_session_error(s, ref, "bad_request", "%s", msg);
             return;
         }
-        rc = sb_core_agent_message(core, agent, conv, text, fallback, now, &seq);
-        if (rc < 0)
-            reply_rc(s, ref, rc, "message");
-        else
-            sb_session_ok_seq(s, ref, seq, id);
+        agent_message(s, agent, conv, text, fallback, ref);
     } else if (strcmp(type, "note") == 0) {
         if (sb_codec_str(frame, "text", true, &text, msg, sizeof(msg)) < 0) {
             sb_session_error(s, ref, "bad_request", "%s", msg);
@@ -502,5 +534,6 @@ const sb_channel_methods_t hub__agent_endpoint = {
     .session_kind = SB_SESSION_AGENT,
     .on_open = ag_open,
     .on_frame = ag_frame,
+    .on_flat = ag_flat,
     .on_close = ag_close,
 };

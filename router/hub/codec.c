@@ -444,3 +444,152 @@ void sb_codec_message_text(sb_text_t *t, const sb_conv_t *conv, const sb_message
     sb_text_int(t, m->ts);
     TEXT_LIT(t, "}");
 }
+
+/* --- the hot request without a tree ----------------------------------------- */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned cp;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    if ((size_t)(end - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return n;
+}
+
+/* A string without escapes or control characters at *pp (just after its
+ * opening quote); NUL-terminates it in place. Its start, or NULL. */
+static char *scan_str(char **pp, char *end, size_t *len)
+{
+    char *p = *pp, *start = p;
+
+    while (p < end) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') {
+            *len = (size_t)(p - start);
+            *p = '\0';
+            *pp = p + 1;
+            return start;
+        }
+        if (c < 0x20 || c == '\\')
+            return NULL;
+        if (c < 0x80) {
+            p++;
+        } else {
+            size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)end);
+            if (!n)
+                return NULL;
+            p += n;
+        }
+    }
+    return NULL;
+}
+
+int sb_codec_scan(char *buf, size_t len, sb_flat_t *out)
+{
+    char *p = buf, *end = buf + len;
+
+    out->n = 0;
+    p = (char *)skip_ws(p, end);
+    if (p == end || *p++ != '{')
+        return -1;
+    p = (char *)skip_ws(p, end);
+    if (p < end && *p == '}')
+        return -1;                  /* no type: sb_codec_parse says so */
+    for (;;) {
+        size_t klen, i = out->n;
+        char *key;
+        if (i == SB_FLAT_MAX || p == end || *p++ != '"' || !(key = scan_str(&p, end, &klen)))
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(out->f[j].key, key) == 0)
+                return -1;
+        p = (char *)skip_ws(p, end);
+        if (p == end || *p++ != ':')
+            return -1;
+        p = (char *)skip_ws(p, end);
+        out->f[i].key = key;
+        out->f[i].str = NULL;
+        if (p < end && *p == '"') {
+            p++;
+            if (!(out->f[i].str = scan_str(&p, end, &out->f[i].len)))
+                return -1;
+        } else if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
+            out->f[i].boolean = true;
+            p += 4;
+        } else if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
+            out->f[i].boolean = false;
+            p += 5;
+        } else {
+            return -1;
+        }
+        out->n++;
+        p = (char *)skip_ws(p, end);
+        if (p == end)
+            return -1;
+        if (*p == '}')
+            break;
+        if (*p++ != ',')
+            return -1;
+        p = (char *)skip_ws(p, end);
+    }
+    p = (char *)skip_ws(p + 1, end);
+    return p == end ? 0 : -1;
+}
+
+int sb_flat_get(const sb_flat_t *f, const char *key, const char **str, size_t *len, bool *b)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        if (strcmp(f->f[i].key, key) != 0)
+            continue;
+        if (f->f[i].str) {
+            *str = f->f[i].str;
+            *len = f->f[i].len;
+            return 1;
+        }
+        *b = f->f[i].boolean;
+        return 2;
+    }
+    return 0;
+}
+
+int sb_flat_ref(const sb_flat_t *f, const char **ref)
+{
+    size_t len = 0;
+    bool b;
+    int kind = sb_flat_get(f, "ref", ref, &len, &b);
+
+    if (kind == 0) {
+        *ref = NULL;
+        return 0;
+    }
+    return kind == 1 && len >= 1 && len <= 64 ? 0 : -1;
+}

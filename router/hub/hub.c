@@ -653,6 +653,14 @@ static void session_message(sb_session_t *s, const char *buf, size_t len, bool b
         sb_session_bad_frame(s);
         return;
     }
+    if (s->ep->on_flat && len < HUB_FLAT_MAX) {
+        sb_flat_t flat;
+        memcpy(s->hub->flat_buf, buf, len);
+        if (sb_codec_scan(s->hub->flat_buf, len, &flat) == 0 && s->ep->on_flat(s, &flat)) {
+            sb_hub_drain(s->hub);
+            return;
+        }
+    }
     obj = sb_codec_parse(buf, len, &type, &ref, refbuf, &code, msg, sizeof(msg));
     if (!obj) {
         sb_session_error(s, ref, code, "%s", msg);

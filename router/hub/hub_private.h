@@ -24,6 +24,9 @@ typedef struct hub_frame {
     unsigned char buf[];       /* HUB_WS_HDR_MAX bytes, then the payload */
 } hub_frame_t;
 
+/* Requests up to this size may take the fast path (sb_codec_scan). */
+#define HUB_FLAT_MAX 8192
+
 #define HUB_FRAME_PAYLOAD(f) ((f)->buf + HUB_WS_HDR_MAX)
 #define HUB_FRAME_WIRE(f) ((f)->buf + HUB_WS_HDR_MAX - (f)->hdr_len)
 
@@ -95,6 +98,7 @@ struct sb_hub {
     unsigned char *wbuf;        /* frames of one socket, put together for one send */
     size_t wbuf_cap;
     sb_text_t text;             /* sb_hub_text: frames written as text */
+    char flat_buf[HUB_FLAT_MAX];   /* a request read in place by sb_codec_scan */
     size_t noutbox, outbox_cap;
     bool turn_failed;           /* a store write of this turn failed */
     bool store_down;            /* since a commit failed, until one succeeds */

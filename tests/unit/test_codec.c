@@ -308,6 +308,100 @@ static void test_message_text(void)
     sb_text_free(&t);
 }
 
+/* What sb_codec_scan takes, sb_codec_parse reads the same: every field, the
+ * same value. Returns whether the scan took it. */
+static bool scan_agrees(const char *frame, size_t len)
+{
+    char buf[600];
+    sb_flat_t flat;
+    json_error_t jerr;
+    json_t *o;
+
+    CHECK(len < sizeof(buf));
+    memcpy(buf, frame, len);
+    if (sb_codec_scan(buf, len, &flat) != 0)
+        return false;
+    o = json_loadb(frame, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!o || !json_is_object(o)) {
+        fprintf(stderr, "scan took what jansson refuses: %.*s\n", (int)len, frame);
+        CHECK(0);
+    }
+    CHECK_EQ_INT(json_object_size(o), flat.n);
+    for (size_t i = 0; i < flat.n; i++) {
+        json_t *v = json_object_get(o, flat.f[i].key);
+        CHECK(v != NULL);
+        if (flat.f[i].str) {
+            CHECK(json_is_string(v));
+            CHECK_EQ_INT(json_string_length(v), flat.f[i].len);
+            CHECK(memcmp(json_string_value(v), flat.f[i].str, flat.f[i].len) == 0);
+        } else {
+            CHECK(json_is_boolean(v));
+            CHECK_EQ_INT(json_is_true(v), flat.f[i].boolean);
+        }
+    }
+    json_decref(o);
+    return true;
+}
+
+/* The fast path for the hot request: takes the usual frames, leaves
+ * everything else (escapes, numbers, nesting, bad UTF-8, duplicates, junk) to
+ * sb_codec_parse, and never takes what jansson would read differently: a
+ * sweep of 200,000 mutations of real frames. */
+static void test_scan(void)
+{
+    static const char *const takes[] = {
+        "{\"type\":\"message\",\"text\":\"hola\",\"ref\":\"r1\"}",
+        " { \"type\" : \"message\" ,\n\t\"conversation_id\":\"c_1\", \"text\":\"\u00f1 \u20ac "
+        "\U0001F600\", \"fallback\":true }\r\n",
+        "{\"type\":\"message\",\"text\":\"\",\"fallback\":false}",
+    };
+    static const char *const leaves[] = {
+        "{\"type\":\"message\",\"text\":\"a\\nb\"}",              /* an escape */
+        "{\"type\":\"message\",\"n\":1}",                          /* a number */
+        "{\"type\":\"message\",\"a\":{}}",                         /* nesting */
+        "{\"type\":\"message\",\"a\":null}",
+        "{\"type\":\"message\",\"type\":\"note\"}",                /* a key twice */
+        "{\"type\":\"message\",\"text\":\"\xc3\x28\"}",              /* bad UTF-8 */
+        "{\"type\":\"message\",\"text\":\"\xed\xa0\x80\"}",          /* a surrogate */
+        "{\"type\":\"message\",\"text\":\"\xe0\x80\xaf\"}",          /* overlong */
+        "{\"type\":\"message\",\"text\":\"\xf4\x90\x80\x80\"}",      /* above U+10FFFF */
+        "{\"type\":\"message\",\"text\":\"a\tb\"}",                /* a raw control */
+        "{\"type\":\"message\"} x", "{\"type\":\"message\",}", "{}", "[]", "",
+        "{\"type\":\"message\"", "{\"type\" \"message\"}", "{\"a\":tru}",
+        "{\"1\":\"\",\"2\":\"\",\"3\":\"\",\"4\":\"\",\"5\":\"\",\"6\":\"\",\"7\":\"\",\"8\":\"\",\"9\":\"\"}",
+    };
+    static const char alphabet[] = "{}[]\":,\\ \t\nabtrufelsn0-\x01\x7f\xc3\xa9\xe2\x82\xac\xed\xf0";
+    unsigned seed = 11;
+    size_t took = 0;
+
+    for (size_t i = 0; i < sizeof(takes) / sizeof(takes[0]); i++)
+        CHECK(scan_agrees(takes[i], strlen(takes[i])));
+    for (size_t i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++)
+        CHECK(!scan_agrees(leaves[i], strlen(leaves[i])));
+    for (int k = 0; k < 200000; k++) {
+        char buf[400];
+        const char *base = takes[k % 3];
+        size_t len = strlen(base), edits = 1 + (size_t)(rand_r(&seed) % 3);
+        memcpy(buf, base, len);
+        for (size_t e = 0; e < edits && len > 0; e++) {
+            size_t at = (size_t)rand_r(&seed) % len;
+            char c = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+            switch (rand_r(&seed) % 3) {
+            case 0: buf[at] = c; break;                                  /* replace */
+            case 1: memmove(buf + at, buf + at + 1, len - at - 1); len--; break;
+            default:
+                if (len + 1 < sizeof(buf)) {
+                    memmove(buf + at + 1, buf + at, len - at);
+                    buf[at] = c;
+                    len++;
+                }
+            }
+        }
+        took += scan_agrees(buf, len);
+    }
+    CHECK(took > 1000);          /* the sweep also reached frames the scan takes */
+}
+
 int main(void)
 {
     RUN(test_parse_ok);
@@ -317,6 +411,7 @@ int main(void)
     RUN(test_context);
     RUN(test_skills);
     RUN(test_message_text);
+    RUN(test_scan);
     fprintf(stderr, "test_codec: all passed\n");
     return 0;
 }
