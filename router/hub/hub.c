@@ -290,16 +290,25 @@ void sb_session_bad_frame(sb_session_t *s)
     sb_session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many bad frames");
 }
 
-static void conv_ids_add(hub_conv_id_t **arr, size_t *n, size_t *cap, const char *id)
+/* Adds id unless it is there already; with `recent`, only the last entry is
+ * looked at (the turn's touched list: a repeat costs less than the search,
+ * and the failure path dedupes into the dirty list). */
+static void conv_ids_add(hub_conv_id_t **arr, size_t *n, size_t *cap, const char *id,
+                         bool recent)
 {
-    for (size_t i = *n; i > 0; i--)          /* recent ones first: cheap dedupe */
+    for (size_t i = *n; i > 0 && (!recent || i == *n); i--)
         if (strcmp((*arr)[i - 1].id, id) == 0)
             return;
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 16;
         *arr = sb_realloc(*arr, *cap * sizeof(**arr));
     }
-    snprintf((*arr)[(*n)++].id, sizeof((*arr)[0].id), "%s", id);
+    {
+        char *dst = (*arr)[(*n)++].id;
+        size_t len = strnlen(id, sizeof((*arr)[0].id) - 1);
+        memcpy(dst, id, len);
+        dst[len] = '\0';
+    }
 }
 
 /* Writes again everything of the conversations a failed turn touched, into
@@ -370,7 +379,7 @@ static void flush_turn(lws_sorted_usec_list_t *sul)
                      "refusing new writes with 'unavailable' until the store recovers");
         hub->store_down = true;
         for (size_t i = 0; i < hub->ntouched; i++)
-            conv_ids_add(&hub->dirty, &hub->ndirty, &hub->dirty_cap, hub->touched[i].id);
+            conv_ids_add(&hub->dirty, &hub->ndirty, &hub->dirty_cap, hub->touched[i].id, false);
         if (hub->ctx)
             lws_sul_schedule(hub->ctx, 0, &hub->sul_heal, heal_timer, LWS_US_PER_SEC);
     } else if (hub->store_down) {
@@ -482,7 +491,7 @@ void sb_hub_drain(sb_hub_t *hub)
 
         if (c && (a->kind == SB_ACT_CONV_SAVE || a->kind == SB_ACT_MESSAGE ||
                   a->kind == SB_ACT_NOTE || a->kind == SB_ACT_EVENT))
-            conv_ids_add(&hub->touched, &hub->ntouched, &hub->touched_cap, c->id);
+            conv_ids_add(&hub->touched, &hub->ntouched, &hub->touched_cap, c->id, true);
 
         switch (a->kind) {
         case SB_ACT_CONV_SAVE:

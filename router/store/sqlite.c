@@ -557,7 +557,9 @@ static int log_setup(sqlite_store_t *s, sqlite3 *db, sqlite3_stmt **stmt);
  */
 static int connect_db(sqlite_store_t *s, sqlite3 **dbp, sqlite3_stmt **stmt)
 {
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI;
+    /* NOMUTEX: the connection is the loop thread's alone */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI |
+                SQLITE_OPEN_NOMUTEX;
     sqlite3 *db = NULL;
     int rc, err;
 
