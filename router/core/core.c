@@ -326,7 +326,9 @@ void core__event(sb_core_t *core, sb_conv_t *conv, sb_event_kind_t kind, int fro
 
     core__save(core, conv);
     if (conv->nhistory == conv->history_cap) {
-        conv->history_cap = conv->history_cap ? conv->history_cap * 2 : 8;
+        /* from 2: a waiting conversation has created + queued, and an idle
+         * connection's memory is mostly its conversation (bench/idle) */
+        conv->history_cap = conv->history_cap ? conv->history_cap * 2 : 2;
         conv->history = sb_realloc(conv->history, conv->history_cap * sizeof(*conv->history));
     }
     ev = &conv->history[conv->nhistory];

@@ -33,7 +33,7 @@
 
 #define SCHEMA_VERSION 3
 #define BUSY_TIMEOUT_MS 100
-#define CACHE_KIB "16384"          /* page cache: at most 16 MiB */
+#define CACHE_KIB "4096"           /* page cache: at most 4 MiB */
 /* The message log (schema version 3, docs/store.md "Messages"): a
  * conversation's messages are filed into message_index FILE_BATCH at a time
  * (or when it closes), inside a turn's transaction; every FILE_SWEEP ids,
