@@ -165,6 +165,14 @@ typedef struct sb_store_methods {
      * closed, into conv_id; SB_ENOTFOUND when there is none. */
     int  (*find_open_conv)(void *impl, const char *channel, const char *contact,
                            char conv_id[40]);
+
+    /* --- added with the benchmarks (bench/README.md) ---------------------- */
+
+    /* Work that may wait until the turn's frames are out (SQLite: the WAL
+     * checkpoint). true when there is some; the hub then calls maintain
+     * outside a transaction, after the writes. Either may be NULL. */
+    bool (*maintenance_due)(void *impl);
+    void (*maintain)(void *impl);
 } sb_store_methods_t;
 
 struct sb_store {
@@ -195,6 +203,8 @@ int sb_store_load_conv(sb_store_t *st, const char *conv_id, sb_store_conv_cb cb,
 int sb_store_load_open(sb_store_t *st, sb_store_conv_cb cb, void *arg);
 void sb_store_set_config(sb_store_t *st, const sb_config_t *cfg);
 int sb_store_purge_closed(sb_store_t *st, sb_ms_t before, int limit, int *deleted);
+bool sb_store_maintenance_due(sb_store_t *st);
+void sb_store_maintain(sb_store_t *st);     /* no-op inside a transaction */
 
 /* The channel adapters' outbox and inbound deduplication (methods above). */
 int sb_store_outbox_put(sb_store_t *st, const sb_outbox_row_t *row);

@@ -336,6 +336,24 @@ static void repersist_dirty(sb_hub_t *hub)
 
 static void heal_timer(lws_sorted_usec_list_t *sul);
 
+/* The store's maintenance (a WAL checkpoint) once a turn's frames are written:
+ * scheduled a little after the flush, so the loop's next poll sends them
+ * first. A turn that opened meanwhile is committed first (its frames then
+ * wait for the checkpoint, as every turn's did when SQLite checkpointed in
+ * the commit; under full load there is no gap to wait for). */
+#define MAINT_DELAY_US 200
+
+static void maint_timer(lws_sorted_usec_list_t *sul)
+{
+    sb_hub_t *hub = lws_container_of(sul, sb_hub_t, sul_maint);
+
+    if (hub->flush_scheduled) {
+        lws_sul_cancel(&hub->sul_flush);
+        flush_turn(&hub->sul_flush);
+    }
+    sb_store_maintain(hub->store);
+}
+
 /*
  * Runs at the end of a loop turn: one commit, then the turn's frames go out.
  *
@@ -405,6 +423,8 @@ static void flush_turn(lws_sorted_usec_list_t *sul)
     }
     hub->noutbox = kept;
     hub__after_commit(hub, failed);    /* channels: held webhook answers, the outbox */
+    if (hub->ctx && sb_store_maintenance_due(hub->store))
+        lws_sul_schedule(hub->ctx, 0, &hub->sul_maint, maint_timer, MAINT_DELAY_US);
 }
 
 static void heal_timer(lws_sorted_usec_list_t *sul)
@@ -1233,6 +1253,7 @@ void sb_hub_free(sb_hub_t *hub)
         lws_sul_cancel(&hub->sul_retention);
         lws_sul_cancel(&hub->sul_core);
         lws_sul_cancel(&hub->sul_flush);
+        lws_sul_cancel(&hub->sul_maint);
         hub__channels_stop(hub);    /* its timers and client connections */
         hub->ctx = NULL;        /* closing sessions schedule nothing more */
         lws_context_destroy(ctx);

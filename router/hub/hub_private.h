@@ -109,6 +109,7 @@ struct sb_hub {
     lws_sorted_usec_list_t sul_heal;
     lws_sorted_usec_list_t sul_retention;
     lws_sorted_usec_list_t sul_flush;
+    lws_sorted_usec_list_t sul_maint;   /* the store's checkpoint, after a turn's writes */
     bool flush_scheduled;
 
     lws_sorted_usec_list_t sul_core;

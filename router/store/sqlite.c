@@ -39,6 +39,8 @@
  * (or when it closes), inside a turn's transaction; every FILE_SWEEP ids,
  * conversations with a message more than FILE_LAG ids old are filed too and
  * the watermark moves. */
+#define CHECKPOINT_FRAMES 1000     /* a WAL this long is checkpointed after the turn */
+#define CHECKPOINT_NOW 8000        /* nobody called maintain: in the commit */
 #define FILE_BATCH 32
 #define FILE_LAG 65536
 #define FILE_SWEEP 8192
@@ -323,6 +325,7 @@ typedef struct sqlite_store {
     bool reopen;                   /* try a fresh connection before the next write */
     int last_rc;                   /* SQLite code of the last failure */
     bool failing;                  /* failures since the last commit: logged once */
+    bool checkpoint_due;           /* the WAL passed CHECKPOINT_FRAMES */
     msglog_t log;                  /* logged messages not filed yet */
     int64_t filed;                 /* message log watermark, committed */
     int64_t filed_txn;             /* the same inside the open transaction */
@@ -551,6 +554,43 @@ static int setup_schema(sqlite_store_t *s, sqlite3 *db)
 static int log_setup(sqlite_store_t *s, sqlite3 *db, sqlite3_stmt **stmt);
 
 /*
+ * After each commit, with the WAL's length in frames. SQLite's own
+ * auto-checkpoint would copy the WAL into the database here, inside the
+ * commit, so the turn's frames would wait for it; instead the hub asks for it
+ * once they are out (sqlite_maintain). If nobody does, here after all.
+ */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    sqlite_store_t *s = arg;
+
+    if (frames >= CHECKPOINT_NOW) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        s->checkpoint_due = false;
+    } else if (frames >= CHECKPOINT_FRAMES) {
+        s->checkpoint_due = true;
+    }
+    return SQLITE_OK;
+}
+
+static bool sqlite_maintenance_due(void *impl)
+{
+    return ((sqlite_store_t *)impl)->checkpoint_due;
+}
+
+static void sqlite_maintain(void *impl)
+{
+    sqlite_store_t *s = impl;
+    int rc;
+
+    if (!s->checkpoint_due || s->in_txn || !s->db)
+        return;
+    s->checkpoint_due = false;
+    rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK)
+        sb_debug("store: checkpoint: %s", sqlite3_errstr(rc));
+}
+
+/*
  * Opens a connection to s->path, sets it up (WAL, synchronous, busy timeout,
  * schema) and prepares the statements into *dbp and stmt. 0 or SB_E*, with
  * s->last_rc the SQLite code; nothing is left open on failure.
@@ -603,6 +643,8 @@ static int connect_db(sqlite_store_t *s, sqlite3 **dbp, sqlite3_stmt **stmt)
     }
     /* Page cache: see docs/store.md ("Tuning"). */
     rc = exec_sql(db, "PRAGMA cache_size = -" CACHE_KIB);
+    if (!s->memory)
+        sqlite3_wal_hook(db, wal_hook, s);      /* instead of SQLite's auto-checkpoint */
     if (rc != SQLITE_OK) {
         err = report(s, db, rc, "setting the cache size");
         goto fail;
@@ -2059,4 +2101,6 @@ const sb_store_methods_t sb_store_sqlite = {
     .inbound_get = sqlite_inbound_get,
     .inbound_put = sqlite_inbound_put,
     .find_open_conv = sqlite_find_open_conv,
+    .maintenance_due = sqlite_maintenance_due,
+    .maintain = sqlite_maintain,
 };

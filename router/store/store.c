@@ -140,6 +140,17 @@ void sb_store_set_config(sb_store_t *st, const sb_config_t *cfg)
         st->m->set_config(st->impl, cfg);
 }
 
+bool sb_store_maintenance_due(sb_store_t *st)
+{
+    return st && st->m->maintenance_due && st->m->maintenance_due(st->impl);
+}
+
+void sb_store_maintain(sb_store_t *st)
+{
+    if (st && !st->in_txn && st->m->maintain)
+        st->m->maintain(st->impl);
+}
+
 int sb_store_purge_closed(sb_store_t *st, sb_ms_t before, int limit, int *deleted)
 {
     *deleted = 0;
