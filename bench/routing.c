@@ -171,6 +171,13 @@ static void report(const char *phase, size_t agents, size_t waiting_peak, sample
 }
 
 /* The --by-kind lines, and frees their samples. */
+static void samples_reset(samples_t *x)
+{
+    free(x->us);
+    memset(x, 0, sizeof(*x));
+}
+
+/* Reports each kind (with --by-kind) and empties them. */
 static void report_kinds(size_t agents, size_t waiting_peak, samples_t *kinds)
 {
     for (int k = 0; k < K__COUNT; k++) {
@@ -179,8 +186,7 @@ static void report_kinds(size_t agents, size_t waiting_peak, samples_t *kinds)
             snprintf(name, sizeof(name), "  %s", kind_names[k]);
             report(name, agents, waiting_peak, &kinds[k]);
         }
-        free(kinds[k].us);
-        memset(&kinds[k], 0, sizeof(kinds[k]));
+        samples_reset(&kinds[k]);
     }
 }
 
@@ -493,6 +499,23 @@ static double load_at(double hour, double hours)
     return 0.3;
 }
 
+/* The end of a phase: its digest (with --digest), its figures, and the world
+ * freed. */
+static void finish(sim_t *s, const char *phase, size_t nagents, sb_config_t *cfg)
+{
+    track_waiting(s);
+    if (digest)
+        printf("digest %s agents=%zu %016llx\n", phase, nagents, (unsigned long long)digest_h);
+    report(phase, nagents, s->peak_waiting, &s->decisions);
+    report_kinds(nagents, s->peak_waiting, s->kinds);
+    report("  notices", nagents, s->peak_waiting, &s->notices);
+    sb_core_free(s->core);
+    free(s->heap);
+    samples_reset(&s->decisions);
+    samples_reset(&s->notices);
+    fx_free(cfg);
+}
+
 static void day(size_t nagents, double hours)
 {
     sim_t s;
@@ -524,17 +547,7 @@ static void day(size_t nagents, double hours)
         }
     }
     run_until(&s, end, &clock);
-    track_waiting(&s);
-    if (digest)
-        printf("digest day agents=%zu %016llx\n", nagents, (unsigned long long)digest_h);
-    report("day", nagents, s.peak_waiting, &s.decisions);
-    report_kinds(nagents, s.peak_waiting, s.kinds);
-    report("  notices", nagents, s.peak_waiting, &s.notices);
-    sb_core_free(s.core);
-    free(s.heap);
-    free(s.decisions.us);
-    free(s.notices.us);
-    fx_free(cfg);
+    finish(&s, "day", nagents, cfg);
 }
 
 static void backlog(size_t nagents, int factor)
@@ -558,31 +571,14 @@ static void backlog(size_t nagents, int factor)
     clock = (sb_ms_t)waiting;
     track_waiting(&s);
     /* only what follows counts: decisions over a full backlog */
-    free(s.decisions.us);
-    memset(&s.decisions, 0, sizeof(s.decisions));
-    free(s.notices.us);
-    memset(&s.notices, 0, sizeof(s.notices));
-    {
-        /* forget the filling */
-        bool keep = by_kind;
-        by_kind = false;
-        report_kinds(nagents, 0, s.kinds);
-        by_kind = keep;
-    }
+    samples_reset(&s.decisions);
+    samples_reset(&s.notices);
+    for (int k = 0; k < K__COUNT; k++)
+        samples_reset(&s.kinds[k]);
     for (size_t i = 0; i < nagents; i++)
         push(&s, clock + (sb_ms_t)(i * 10), EV_BACK, -1, (int)i);
     run_until(&s, clock + (sb_ms_t)nagents * 10 + 1800000, &clock);
-    track_waiting(&s);
-    if (digest)
-        printf("digest backlog agents=%zu %016llx\n", nagents, (unsigned long long)digest_h);
-    report("backlog", nagents, s.peak_waiting, &s.decisions);
-    report_kinds(nagents, s.peak_waiting, s.kinds);
-    report("  notices", nagents, s.peak_waiting, &s.notices);
-    sb_core_free(s.core);
-    free(s.heap);
-    free(s.decisions.us);
-    free(s.notices.us);
-    fx_free(cfg);
+    finish(&s, "backlog", nagents, cfg);
 }
 
 int main(int argc, char **argv)

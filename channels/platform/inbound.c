@@ -212,77 +212,81 @@ static json_t *member(json_t *obj, const char *key)
 /*
  * Typed member readers: 0 with *out set (NULL/untouched when absent and not
  * required), or SB_EINVAL naming "path.key" when the member has the wrong type
- * or is required and absent.
+ * or is required and absent. typed() is the one lookup they share: the member
+ * when it is there and `ok` says its type is right, else NULL with *rc set.
  */
-static int m_str(perr_t *e, json_t *obj, const char *path, const char *key, bool required,
-                 const char **out)
+static json_t *typed(perr_t *e, json_t *obj, const char *path, const char *key, bool required,
+                     int (*ok)(const json_t *), const char *want, int *rc)
 {
     json_t *v = member(obj, key);
 
-    *out = NULL;
-    if (!v)
-        return required ? bad(e, "%s%s%s: missing", path, *path ? "." : "", key) : 0;
-    if (!json_is_string(v))
-        return bad(e, "%s%s%s: must be a string", path, *path ? "." : "", key);
-    *out = json_string_value(v);
-    return 0;
+    *rc = 0;
+    if (!v) {
+        if (required)
+            *rc = bad(e, "%s%s%s: missing", path, *path ? "." : "", key);
+        return NULL;
+    }
+    if (!ok(v)) {
+        *rc = bad(e, "%s%s%s: must be %s", path, *path ? "." : "", key, want);
+        return NULL;
+    }
+    return v;
+}
+
+static int is_string(const json_t *v) { return json_is_string(v); }
+static int is_object(const json_t *v) { return json_is_object(v); }
+static int is_array(const json_t *v) { return json_is_array(v); }
+static int is_integer(const json_t *v) { return json_is_integer(v); }
+static int is_boolean(const json_t *v) { return json_is_boolean(v); }
+
+static int m_str(perr_t *e, json_t *obj, const char *path, const char *key, bool required,
+                 const char **out)
+{
+    int rc;
+    json_t *v = typed(e, obj, path, key, required, is_string, "a string", &rc);
+
+    *out = v ? json_string_value(v) : NULL;
+    return rc;
 }
 
 static int m_obj(perr_t *e, json_t *obj, const char *path, const char *key, bool required,
                  json_t **out)
 {
-    json_t *v = member(obj, key);
+    int rc;
 
-    *out = NULL;
-    if (!v)
-        return required ? bad(e, "%s%s%s: missing", path, *path ? "." : "", key) : 0;
-    if (!json_is_object(v))
-        return bad(e, "%s%s%s: must be an object", path, *path ? "." : "", key);
-    *out = v;
-    return 0;
+    *out = typed(e, obj, path, key, required, is_object, "an object", &rc);
+    return rc;
 }
 
 static int m_arr(perr_t *e, json_t *obj, const char *path, const char *key, bool required,
                  json_t **out)
 {
-    json_t *v = member(obj, key);
+    int rc;
 
-    *out = NULL;
-    if (!v)
-        return required ? bad(e, "%s%s%s: missing", path, *path ? "." : "", key) : 0;
-    if (!json_is_array(v))
-        return bad(e, "%s%s%s: must be an array", path, *path ? "." : "", key);
-    *out = v;
-    return 0;
+    *out = typed(e, obj, path, key, required, is_array, "an array", &rc);
+    return rc;
 }
 
 /* An integer member; *present says whether it was there. */
 static int m_int(perr_t *e, json_t *obj, const char *path, const char *key, bool required,
                  json_int_t *out, bool *present)
 {
-    json_t *v = member(obj, key);
+    int rc;
+    json_t *v = typed(e, obj, path, key, required, is_integer, "an integer", &rc);
 
-    *present = false;
-    if (!v)
-        return required ? bad(e, "%s%s%s: missing", path, *path ? "." : "", key) : 0;
-    if (!json_is_integer(v))
-        return bad(e, "%s%s%s: must be an integer", path, *path ? "." : "", key);
-    *out = json_integer_value(v);
-    *present = true;
-    return 0;
+    *present = v != NULL;
+    if (v)
+        *out = json_integer_value(v);
+    return rc;
 }
 
 static int m_bool(perr_t *e, json_t *obj, const char *path, const char *key, bool *out)
 {
-    json_t *v = member(obj, key);
+    int rc;
+    json_t *v = typed(e, obj, path, key, false, is_boolean, "true or false", &rc);
 
-    *out = false;
-    if (!v)
-        return 0;
-    if (!json_is_boolean(v))
-        return bad(e, "%s%s%s: must be true or false", path, *path ? "." : "", key);
-    *out = json_is_true(v);
-    return 0;
+    *out = v && json_is_true(v);
+    return rc;
 }
 
 /* Seconds as a decimal string ("1749416383") to ms; false when it is not

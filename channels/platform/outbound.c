@@ -7,6 +7,7 @@
  * answers back to sb_platform_read_response.
  */
 #include "switchboard/platform.h"
+#include "switchboard/text.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -43,29 +44,8 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 
 /* --- strings ------------------------------------------------------------- */
 
-typedef struct buf {
-    char *s;
-    size_t n, cap;
-} buf_t;
-
-static void buf_add(buf_t *b, const char *s, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        b->cap = (b->n + n + 1) * 2;
-        b->s = sb_realloc(b->s, b->cap);
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-}
-
-static void buf_str(buf_t *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
 /* The api_base without trailing slashes; default when NULL or empty. */
-static void buf_base(buf_t *b, const char *base, const char *dflt)
+static void buf_base(sb_text_t *b, const char *base, const char *dflt)
 {
     size_t n;
 
@@ -74,12 +54,12 @@ static void buf_base(buf_t *b, const char *base, const char *dflt)
     n = strlen(base);
     while (n > 0 && base[n - 1] == '/')
         n--;
-    buf_add(b, base, n);
+    sb_text_raw(b, base, n);
 }
 
 /* application/x-www-form-urlencoded: unreserved bytes stay, ' ' is '+',
  * everything else %XX. */
-static void buf_form(buf_t *b, const char *s)
+static void buf_form(sb_text_t *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
 
@@ -89,14 +69,14 @@ static void buf_form(buf_t *b, const char *s)
 
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '.' || c == '_' || c == '~') {
-            buf_add(b, (const char *)&c, 1);
+            sb_text_raw(b, (const char *)&c, 1);
         } else if (c == ' ') {
-            buf_add(b, "+", 1);
+            sb_text_raw(b, "+", 1);
         } else {
             esc[0] = '%';
             esc[1] = hex[c >> 4];
             esc[2] = hex[c & 15];
-            buf_add(b, esc, 3);
+            sb_text_raw(b, esc, 3);
         }
     }
 }
@@ -237,7 +217,7 @@ int sb_platform_whatsapp_send(const sb_cfg_channels_t *ch, const char *contact_i
                               const char *text, sb_platform_request_t **out,
                               char *err, size_t errlen)
 {
-    buf_t url = { 0 };
+    sb_text_t url = { 0 };
     json_t *body;
     sb_platform_request_t *req;
     int rc;
@@ -261,16 +241,16 @@ int sb_platform_whatsapp_send(const sb_cfg_channels_t *ch, const char *contact_i
     if (!body)
         return fail(err, errlen, SB_EINVAL, "whatsapp: cannot encode the message");
     buf_base(&url, ch->wa_api_base, GRAPH_API_BASE);
-    buf_str(&url, "/");
-    buf_str(&url, ch->wa_phone_number_id);
-    buf_str(&url, "/messages");
-    req = request_new(url.s, dump(body), "application/json");
+    sb_text_cat(&url, "/");
+    sb_text_cat(&url, ch->wa_phone_number_id);
+    sb_text_cat(&url, "/messages");
+    req = request_new(url.buf, dump(body), "application/json");
     {
-        buf_t auth = { 0 };
+        sb_text_t auth = { 0 };
 
-        buf_str(&auth, "Bearer ");
-        buf_str(&auth, ch->wa_access_token);
-        request_header(req, "Authorization", auth.s);
+        sb_text_cat(&auth, "Bearer ");
+        sb_text_cat(&auth, ch->wa_access_token);
+        request_header(req, "Authorization", auth.buf);
     }
     *out = req;
     return 0;
@@ -280,7 +260,7 @@ int sb_platform_messenger_send(const sb_cfg_channels_t *ch, const char *contact_
                                const char *text, sb_platform_request_t **out,
                                char *err, size_t errlen)
 {
-    buf_t url = { 0 };
+    sb_text_t url = { 0 };
     json_t *body;
     int rc;
 
@@ -299,9 +279,9 @@ int sb_platform_messenger_send(const sb_cfg_channels_t *ch, const char *contact_
     if (!body)
         return fail(err, errlen, SB_EINVAL, "messenger: cannot encode the message");
     buf_base(&url, ch->ms_api_base, GRAPH_API_BASE);
-    buf_str(&url, "/me/messages?access_token=");
+    sb_text_cat(&url, "/me/messages?access_token=");
     buf_form(&url, ch->ms_page_access_token);
-    *out = request_new(url.s, dump(body), "application/json");
+    *out = request_new(url.buf, dump(body), "application/json");
     return 0;
 }
 
@@ -321,7 +301,7 @@ int sb_platform_telegram_send(const sb_cfg_channels_t *ch, const char *contact_i
                               const char *text, sb_platform_request_t **out,
                               char *err, size_t errlen)
 {
-    buf_t url = { 0 };
+    sb_text_t url = { 0 };
     json_t *body;
     long long chat_id;
     int rc;
@@ -340,10 +320,10 @@ int sb_platform_telegram_send(const sb_cfg_channels_t *ch, const char *contact_i
     if (!body)
         return fail(err, errlen, SB_EINVAL, "telegram: cannot encode the message");
     buf_base(&url, ch->tg_api_base, TELEGRAM_API_BASE);
-    buf_str(&url, "/bot");
-    buf_str(&url, ch->tg_bot_token);
-    buf_str(&url, "/sendMessage");
-    *out = request_new(url.s, dump(body), "application/json");
+    sb_text_cat(&url, "/bot");
+    sb_text_cat(&url, ch->tg_bot_token);
+    sb_text_cat(&url, "/sendMessage");
+    *out = request_new(url.buf, dump(body), "application/json");
     return 0;
 }
 
@@ -369,39 +349,39 @@ int sb_platform_send_request(const sb_cfg_channels_t *ch, sb_platform_t platform
 
 /* XML text or attribute content: the five specials escaped, control
  * characters XML 1.0 does not allow turned into spaces. */
-static void buf_xml(buf_t *b, const char *s)
+static void buf_xml(sb_text_t *b, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
 
         switch (c) {
-        case '&':  buf_str(b, "&amp;"); break;
-        case '<':  buf_str(b, "&lt;"); break;
-        case '>':  buf_str(b, "&gt;"); break;
-        case '"':  buf_str(b, "&quot;"); break;
-        case '\'': buf_str(b, "&apos;"); break;
+        case '&':  sb_text_cat(b, "&amp;"); break;
+        case '<':  sb_text_cat(b, "&lt;"); break;
+        case '>':  sb_text_cat(b, "&gt;"); break;
+        case '"':  sb_text_cat(b, "&quot;"); break;
+        case '\'': sb_text_cat(b, "&apos;"); break;
         default:
             if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
-                buf_add(b, " ", 1);
+                sb_text_raw(b, " ", 1);
             else
-                buf_add(b, (const char *)&c, 1);
+                sb_text_raw(b, (const char *)&c, 1);
         }
     }
 }
 
-static void twiml_say(buf_t *b, const char *language, const char *say)
+static void twiml_say(sb_text_t *b, const char *language, const char *say)
 {
     if (!say || !*say)
         return;
-    buf_str(b, "<Say");
+    sb_text_cat(b, "<Say");
     if (language && *language) {
-        buf_str(b, " language=\"");
+        sb_text_cat(b, " language=\"");
         buf_xml(b, language);
-        buf_str(b, "\"");
+        sb_text_cat(b, "\"");
     }
-    buf_str(b, ">");
+    sb_text_cat(b, ">");
     buf_xml(b, say);
-    buf_str(b, "</Say>");
+    sb_text_cat(b, "</Say>");
 }
 
 #define TWIML_HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>"
@@ -409,32 +389,32 @@ static void twiml_say(buf_t *b, const char *language, const char *say)
 char *sb_platform_twiml_enqueue(const char *language, const char *say, const char *queue,
                                 const char *wait_url)
 {
-    buf_t b = { 0 };
+    sb_text_t b = { 0 };
 
     if (!queue || !*queue)
         return NULL;
-    buf_str(&b, TWIML_HEAD);
+    sb_text_cat(&b, TWIML_HEAD);
     twiml_say(&b, language, say);
-    buf_str(&b, "<Enqueue");
+    sb_text_cat(&b, "<Enqueue");
     if (wait_url && *wait_url) {
-        buf_str(&b, " waitUrl=\"");
+        sb_text_cat(&b, " waitUrl=\"");
         buf_xml(&b, wait_url);
-        buf_str(&b, "\"");
+        sb_text_cat(&b, "\"");
     }
-    buf_str(&b, ">");
+    sb_text_cat(&b, ">");
     buf_xml(&b, queue);
-    buf_str(&b, "</Enqueue></Response>");
-    return b.s;
+    sb_text_cat(&b, "</Enqueue></Response>");
+    return b.buf;
 }
 
 char *sb_platform_twiml_say_hangup(const char *language, const char *say)
 {
-    buf_t b = { 0 };
+    sb_text_t b = { 0 };
 
-    buf_str(&b, TWIML_HEAD);
+    sb_text_cat(&b, TWIML_HEAD);
     twiml_say(&b, language, say);
-    buf_str(&b, "<Hangup/></Response>");
-    return b.s;
+    sb_text_cat(&b, "<Hangup/></Response>");
+    return b.buf;
 }
 
 /* --- Twilio Calls API ----------------------------------------------------- */
@@ -462,12 +442,12 @@ static bool account_sid_ok(const char *s)
     return true;
 }
 
-static void form_pair(buf_t *b, const char *name, const char *value)
+static void form_pair(sb_text_t *b, const char *name, const char *value)
 {
-    if (b->n)
-        buf_add(b, "&", 1);
+    if (b->len)
+        sb_text_raw(b, "&", 1);
     buf_form(b, name);
-    buf_add(b, "=", 1);
+    sb_text_raw(b, "=", 1);
     buf_form(b, value);
 }
 
@@ -475,7 +455,7 @@ int sb_platform_twilio_call(const sb_cfg_channels_t *ch, const char *account_sid
                             const char *from, const char *to, const char *url,
                             sb_platform_request_t **out, char *err, size_t errlen)
 {
-    buf_t api = { 0 }, body = { 0 }, own = { 0 }, cred = { 0 }, auth = { 0 };
+    sb_text_t api = { 0 }, body = { 0 }, own = { 0 }, cred = { 0 }, auth = { 0 };
     sb_platform_request_t *req;
     char *b64;
 
@@ -494,40 +474,40 @@ int sb_platform_twilio_call(const sb_cfg_channels_t *ch, const char *account_sid
         if (!ch->vo_public_url || !*ch->vo_public_url)
             return fail(err, errlen, SB_EINVAL, "voice: no public_url configured");
         buf_base(&own, ch->vo_public_url, "");
-        buf_str(&own, "/v1/webhooks/voice");
-        url = own.s;
+        sb_text_cat(&own, "/v1/webhooks/voice");
+        url = own.buf;
     }
     if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
-        free(own.s);
+        free(own.buf);
         return fail(err, errlen, SB_EINVAL, "url: must be http(s)");
     }
 
     buf_base(&api, ch->vo_api_base, TWILIO_API_BASE);
-    buf_str(&api, "/2010-04-01/Accounts/");
-    buf_str(&api, account_sid);
-    buf_str(&api, "/Calls.json");
+    sb_text_cat(&api, "/2010-04-01/Accounts/");
+    sb_text_cat(&api, account_sid);
+    sb_text_cat(&api, "/Calls.json");
     form_pair(&body, "To", to);
     form_pair(&body, "From", from);
     form_pair(&body, "Url", url);
     form_pair(&body, "Method", "POST");
     form_pair(&body, "StatusCallback", url);
     form_pair(&body, "StatusCallbackMethod", "POST");
-    free(own.s);
+    free(own.buf);
 
-    buf_str(&cred, account_sid);
-    buf_str(&cred, ":");
-    buf_str(&cred, ch->vo_auth_token);
-    b64 = sb_malloc(4 * ((cred.n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)cred.s, (int)cred.n);
-    buf_str(&auth, "Basic ");
-    buf_str(&auth, b64);
+    sb_text_cat(&cred, account_sid);
+    sb_text_cat(&cred, ":");
+    sb_text_cat(&cred, ch->vo_auth_token);
+    b64 = sb_malloc(4 * ((cred.len + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)cred.buf, (int)cred.len);
+    sb_text_cat(&auth, "Basic ");
+    sb_text_cat(&auth, b64);
     OPENSSL_cleanse(b64, strlen(b64));
     free(b64);
-    OPENSSL_cleanse(cred.s, cred.n);
-    free(cred.s);
+    OPENSSL_cleanse(cred.buf, cred.len);
+    free(cred.buf);
 
-    req = request_new(api.s, body.s, "application/x-www-form-urlencoded");
-    request_header(req, "Authorization", auth.s);
+    req = request_new(api.buf, body.buf, "application/x-www-form-urlencoded");
+    request_header(req, "Authorization", auth.buf);
     *out = req;
     return 0;
 }

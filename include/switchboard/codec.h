@@ -6,6 +6,7 @@
 #define SWITCHBOARD_CODEC_H
 
 #include "switchboard/core.h"
+#include "switchboard/text.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -47,23 +48,9 @@ json_t *sb_codec_message(const sb_conv_t *conv, const sb_message_t *m);
 json_t *sb_codec_context(const sb_config_t *cfg, const sb_conv_t *conv, size_t limit);
 json_t *sb_codec_agent(const sb_config_t *cfg, const sb_agent_t *agent);
 
-/*
- * The hot frames (message, ok) are written straight to text, without a
- * jansson tree: one growing buffer, reused. The text is what json_dumps
- * with JSON_COMPACT writes for the same object (strings escaped the same
- * way, UTF-8 kept as it is); tests/unit/test_codec.c holds the two together.
- */
-typedef struct sb_text {
-    char *buf;                     /* NUL-terminated; NULL before the first write */
-    size_t len, cap;
-} sb_text_t;
-
-void sb_text_reset(sb_text_t *t);
-void sb_text_free(sb_text_t *t);
-void sb_text_raw(sb_text_t *t, const char *s, size_t n);
-/* s as a JSON string, or null when s is NULL. */
-void sb_text_str(sb_text_t *t, const char *s);
-void sb_text_int(sb_text_t *t, int64_t v);
+/* The hot frames (message, ok) are written straight to text (text.h)
+ * without a jansson tree: the same bytes json_dumps writes with
+ * JSON_COMPACT (tests/unit/test_codec.c holds the two together). */
 
 /*
  * The hot request (a "message" frame) read without a jansson tree: a flat

@@ -4,47 +4,31 @@
 #include "template.h"
 
 #include "switchboard/common.h"
+#include "switchboard/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf_t;
-
-static void put(buf_t *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        while (b->len + n + 1 > b->cap)
-            b->cap = b->cap ? b->cap * 2 : 64;
-        b->p = sb_realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
 char *core__render(const char *tpl, const core_tpl_var_t *vars, size_t nvars)
 {
-    buf_t b = { 0 };
+    sb_text_t b = { 0 };
 
-    put(&b, "", 0);
+    sb_text_raw(&b, "", 0);
     if (!tpl)
-        return b.p;
+        return b.buf;
     while (*tpl) {
         const char *open = strchr(tpl, '{');
         if (!open) {
-            put(&b, tpl, strlen(tpl));
+            sb_text_cat(&b, tpl);
             break;
         }
-        put(&b, tpl, (size_t)(open - tpl));
+        sb_text_raw(&b, tpl, (size_t)(open - tpl));
         const char *close = strchr(open + 1, '}');
         const char *nested = strchr(open + 1, '{');
         if (!close || (nested && nested < close)) {
             /* "{" without its "}" (or "{{"): copy the brace, go on after it */
-            put(&b, open, 1);
+            sb_text_raw(&b, open, 1);
             tpl = open + 1;
             continue;
         }
@@ -57,13 +41,13 @@ char *core__render(const char *tpl, const core_tpl_var_t *vars, size_t nvars)
             }
         if (v) {
             if (v->value)
-                put(&b, v->value, strlen(v->value));
+                sb_text_cat(&b, v->value);
         } else {
-            put(&b, open, nlen + 2);
+            sb_text_raw(&b, open, nlen + 2);
         }
         tpl = close + 1;
     }
-    return b.p;
+    return b.buf;
 }
 
 /* --- compiled templates -------------------------------------------------- */

@@ -200,16 +200,16 @@ void sb_session_ok_seq(sb_session_t *s, const char *ref, uint64_t seq, const cha
 {
     sb_text_t *t = sb_hub_text(s->hub);
 
-    sb_text_raw(t, "{\"type\":\"ok\"", 12);
+    SB_TEXT_LIT(t, "{\"type\":\"ok\"");
     if (ref) {
-        sb_text_raw(t, ",\"ref\":", 7);
-        sb_text_str(t, ref);
+        SB_TEXT_LIT(t, ",\"ref\":");
+        sb_text_jstr(t, ref);
     }
-    sb_text_raw(t, ",\"seq\":", 7);
+    SB_TEXT_LIT(t, ",\"seq\":");
     sb_text_int(t, (int64_t)seq);
-    sb_text_raw(t, ",\"conversation_id\":", 19);
-    sb_text_str(t, conv_id);
-    sb_text_raw(t, "}", 1);
+    SB_TEXT_LIT(t, ",\"conversation_id\":");
+    sb_text_jstr(t, conv_id);
+    SB_TEXT_LIT(t, "}");
     sb_session_send_text(s, t->buf, t->len);
 }
 

@@ -39,6 +39,34 @@
         exit(1); \
     } } while (0)
 
+#ifdef SB_SOURCE_DIR
+/* The whole of tests/unit/vectors/<name>, NUL-terminated (free()); exits
+ * when it cannot be read. */
+static inline char *test_vector(const char *name, size_t *len)
+{
+    char path[512];
+    FILE *f;
+    long n;
+    char *buf;
+
+    snprintf(path, sizeof(path), "%s/tests/unit/vectors/%s", SB_SOURCE_DIR, name);
+    f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(1);
+    }
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    CHECK(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+#endif
+
 /* Runs one test function and says so. */
 #define RUN(fn) do { fprintf(stderr, "-- %s\n", #fn); fn(); } while (0)
 

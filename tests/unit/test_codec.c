@@ -303,7 +303,7 @@ static void test_message_text(void)
     sb_text_raw(&t, " ", 1);
     sb_text_int(&t, INT64_MAX);
     sb_text_raw(&t, " ", 1);
-    sb_text_str(&t, NULL);
+    sb_text_jstr(&t, NULL);
     CHECK_EQ_STR(t.buf, "-9223372036854775808 0 9223372036854775807 null");
     sb_text_free(&t);
 }

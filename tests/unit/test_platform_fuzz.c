@@ -7,30 +7,6 @@
 #include "switchboard/platform.h"
 #include "test.h"
 
-static char *vector(const char *name, size_t *len)
-{
-    char path[512];
-    FILE *f;
-    long n;
-    char *buf;
-
-    snprintf(path, sizeof(path), "%s/tests/unit/vectors/%s", SB_SOURCE_DIR, name);
-    f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(1);
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 typedef int (*parser_t)(const char *, size_t, sb_platform_events_t *, char *, size_t);
 
 static const char *const json_vectors[] = {
@@ -104,7 +80,7 @@ static void sweep(const char *name, sb_platform_events_t *evs)
 {
     static const unsigned char swaps[] = { 0x00, '"', '}', 0xFF };
     size_t len;
-    char *body = vector(name, &len), *copy = malloc(len + 1);
+    char *body = test_vector(name, &len), *copy = malloc(len + 1);
 
     /* every prefix (a copy of exactly that size, so reading past it is caught) */
     for (size_t n = 0; n <= len; n++) {
@@ -130,7 +106,7 @@ static void test_sweep(void)
 {
     sb_platform_events_t *evs = sb_platform_events_new();
     size_t len;
-    char *seed = vector("telegram_webhook_guide.json", &len), err[256];
+    char *seed = test_vector("telegram_webhook_guide.json", &len), err[256];
 
     /* a sentinel event that must survive every failed parse */
     CHECK_EQ_INT(sb_platform_parse_telegram(seed, len, evs, err, sizeof(err)), 0);

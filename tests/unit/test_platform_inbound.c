@@ -11,37 +11,13 @@
 #define WAMID_TEXT "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
 
 /* The bytes of tests/unit/vectors/NAME (malloc'd, NUL-terminated). */
-static char *vector(const char *name, size_t *len)
-{
-    char path[512];
-    FILE *f;
-    long n;
-    char *buf;
-
-    snprintf(path, sizeof(path), "%s/tests/unit/vectors/%s", SB_SOURCE_DIR, name);
-    f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(1);
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 typedef int (*parser_t)(const char *, size_t, sb_platform_events_t *, char *, size_t);
 
 /* Parses a fixture into a new list; the parse must succeed. */
 static sb_platform_events_t *parse_vector(parser_t fn, const char *name)
 {
     size_t len;
-    char *body = vector(name, &len), err[256] = "";
+    char *body = test_vector(name, &len), err[256] = "";
     sb_platform_events_t *evs = sb_platform_events_new();
     int rc = fn(body, len, evs, err, sizeof(err));
 
@@ -575,7 +551,7 @@ static void test_telegram_malformed(void)
 static sb_platform_params_t *form_vector(const char *name)
 {
     size_t len;
-    char *body = vector(name, &len), err[160];
+    char *body = test_vector(name, &len), err[160];
     sb_platform_params_t *p = NULL;
 
     CHECK_EQ_INT(sb_platform_form_parse(body, len, &p, err, sizeof(err)), 0);

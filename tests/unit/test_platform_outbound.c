@@ -8,30 +8,6 @@
 
 #include <jansson.h>
 
-static char *vector(const char *name, size_t *len)
-{
-    char path[512];
-    FILE *f;
-    long n;
-    char *buf;
-
-    snprintf(path, sizeof(path), "%s/tests/unit/vectors/%s", SB_SOURCE_DIR, name);
-    f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(1);
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* A configuration with every channel; strings are literals (not freed). */
 static sb_cfg_channels_t channels(void)
 {
@@ -390,7 +366,7 @@ static sb_platform_outcome_t read_vector(sb_platform_t p, int status, const char
                                          char **id, int *after, char *err)
 {
     size_t len;
-    char *body = vector(name, &len);
+    char *body = test_vector(name, &len);
     sb_platform_outcome_t o = sb_platform_read_response(p, status, body, len, id, after, err, 200);
 
     free(body);

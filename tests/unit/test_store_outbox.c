@@ -82,6 +82,18 @@ typedef struct seen_rows {
     int attempts[16];
 } seen_rows_t;
 
+/* Deletes a database file and its WAL and shared-memory files. */
+static void remove_db(const char *db)
+{
+    char side[600];
+
+    unlink(db);
+    snprintf(side, sizeof(side), "%s-wal", db);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", db);
+    unlink(side);
+}
+
 static int collect(void *arg, const sb_outbox_row_t *r)
 {
     seen_rows_t *s = arg;
@@ -101,7 +113,7 @@ static int collect(void *arg, const sb_outbox_row_t *r)
 static void test_outbox_put_update_load(void)
 {
     char path[] = "/tmp/sb-test-outbox-XXXXXX";
-    char db[64], side[80];
+    char db[64];
     int fd = mkstemp(path);
     sb_config_t cfg;
     sb_store_t *st;
@@ -160,11 +172,7 @@ static void test_outbox_put_update_load(void)
     CHECK_EQ_INT(query_ll(st, "SELECT next_attempt_at FROM outbox WHERE id = 2"), 5000);
 
     sb_store_close(st);
-    unlink(db);
-    snprintf(side, sizeof(side), "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", db);
-    unlink(side);
+    remove_db(db);
 }
 
 static void test_outbox_mark(void)
@@ -282,7 +290,7 @@ static int join_texts(void *arg, const sb_message_t *m)
 static void test_migration_from_v1(void)
 {
     char path[] = "/tmp/sb-test-outbox-mig-XXXXXX";
-    char db[64], side[80];
+    char db[64];
     int fd = mkstemp(path);
     sqlite3 *raw;
     sb_config_t cfg;
@@ -336,11 +344,7 @@ static void test_migration_from_v1(void)
     CHECK_EQ_INT(sb_store_inbound_get(st, "telegram", "7:1", id, &seq), SB_ENOTFOUND);
     CHECK_EQ_INT(sb_store_inbound_put(st, "telegram", "7:1", "old", 1, 5), 0);
     sb_store_close(st);
-    unlink(db);
-    snprintf(side, sizeof(side), "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", db);
-    unlink(side);
+    remove_db(db);
 }
 
 /* Retention deletes a purged conversation's outbox and inbound rows too. */
