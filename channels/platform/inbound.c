@@ -210,8 +210,8 @@ static json_t *member(json_t *obj, const char *key)
 }
 
 /*
- * Typed member readers: 0 with *out set (NULL/untouched when absent and not
- * required), or SB_EINVAL naming "path.key" when the member has the wrong type
+ * Typed member readers: 0 with *out set (NULL, 0 or false when absent and
+ * not required), or SB_EINVAL naming "path.key" when the member has the wrong type
  * or is required and absent. typed() is the one lookup they share: the member
  * when it is there and `ok` says its type is right, else NULL with *rc set.
  */
@@ -275,8 +275,7 @@ static int m_int(perr_t *e, json_t *obj, const char *path, const char *key, bool
     json_t *v = typed(e, obj, path, key, required, is_integer, "an integer", &rc);
 
     *present = v != NULL;
-    if (v)
-        *out = json_integer_value(v);
+    *out = v ? json_integer_value(v) : 0;
     return rc;
 }
 

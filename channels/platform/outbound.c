@@ -45,7 +45,7 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 /* --- strings ------------------------------------------------------------- */
 
 /* The api_base without trailing slashes; default when NULL or empty. */
-static void buf_base(sb_text_t *b, const char *base, const char *dflt)
+static void text_base(sb_text_t *b, const char *base, const char *dflt)
 {
     size_t n;
 
@@ -59,7 +59,7 @@ static void buf_base(sb_text_t *b, const char *base, const char *dflt)
 
 /* application/x-www-form-urlencoded: unreserved bytes stay, ' ' is '+',
  * everything else %XX. */
-static void buf_form(sb_text_t *b, const char *s)
+static void text_form(sb_text_t *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
 
@@ -240,7 +240,7 @@ int sb_platform_whatsapp_send(const sb_cfg_channels_t *ch, const char *contact_i
                      "text", "preview_url", 0, "body", text);
     if (!body)
         return fail(err, errlen, SB_EINVAL, "whatsapp: cannot encode the message");
-    buf_base(&url, ch->wa_api_base, GRAPH_API_BASE);
+    text_base(&url, ch->wa_api_base, GRAPH_API_BASE);
     sb_text_cat(&url, "/");
     sb_text_cat(&url, ch->wa_phone_number_id);
     sb_text_cat(&url, "/messages");
@@ -278,9 +278,9 @@ int sb_platform_messenger_send(const sb_cfg_channels_t *ch, const char *contact_
                      "message", "text", text);
     if (!body)
         return fail(err, errlen, SB_EINVAL, "messenger: cannot encode the message");
-    buf_base(&url, ch->ms_api_base, GRAPH_API_BASE);
+    text_base(&url, ch->ms_api_base, GRAPH_API_BASE);
     sb_text_cat(&url, "/me/messages?access_token=");
-    buf_form(&url, ch->ms_page_access_token);
+    text_form(&url, ch->ms_page_access_token);
     *out = request_new(url.buf, dump(body), "application/json");
     return 0;
 }
@@ -319,7 +319,7 @@ int sb_platform_telegram_send(const sb_cfg_channels_t *ch, const char *contact_i
     body = json_pack("{s:I, s:s}", "chat_id", (json_int_t)chat_id, "text", text);
     if (!body)
         return fail(err, errlen, SB_EINVAL, "telegram: cannot encode the message");
-    buf_base(&url, ch->tg_api_base, TELEGRAM_API_BASE);
+    text_base(&url, ch->tg_api_base, TELEGRAM_API_BASE);
     sb_text_cat(&url, "/bot");
     sb_text_cat(&url, ch->tg_bot_token);
     sb_text_cat(&url, "/sendMessage");
@@ -349,7 +349,7 @@ int sb_platform_send_request(const sb_cfg_channels_t *ch, sb_platform_t platform
 
 /* XML text or attribute content: the five specials escaped, control
  * characters XML 1.0 does not allow turned into spaces. */
-static void buf_xml(sb_text_t *b, const char *s)
+static void text_xml(sb_text_t *b, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -376,11 +376,11 @@ static void twiml_say(sb_text_t *b, const char *language, const char *say)
     sb_text_cat(b, "<Say");
     if (language && *language) {
         sb_text_cat(b, " language=\"");
-        buf_xml(b, language);
+        text_xml(b, language);
         sb_text_cat(b, "\"");
     }
     sb_text_cat(b, ">");
-    buf_xml(b, say);
+    text_xml(b, say);
     sb_text_cat(b, "</Say>");
 }
 
@@ -398,11 +398,11 @@ char *sb_platform_twiml_enqueue(const char *language, const char *say, const cha
     sb_text_cat(&b, "<Enqueue");
     if (wait_url && *wait_url) {
         sb_text_cat(&b, " waitUrl=\"");
-        buf_xml(&b, wait_url);
+        text_xml(&b, wait_url);
         sb_text_cat(&b, "\"");
     }
     sb_text_cat(&b, ">");
-    buf_xml(&b, queue);
+    text_xml(&b, queue);
     sb_text_cat(&b, "</Enqueue></Response>");
     return b.buf;
 }
@@ -446,9 +446,9 @@ static void form_pair(sb_text_t *b, const char *name, const char *value)
 {
     if (b->len)
         sb_text_raw(b, "&", 1);
-    buf_form(b, name);
+    text_form(b, name);
     sb_text_raw(b, "=", 1);
-    buf_form(b, value);
+    text_form(b, value);
 }
 
 int sb_platform_twilio_call(const sb_cfg_channels_t *ch, const char *account_sid,
@@ -473,7 +473,7 @@ int sb_platform_twilio_call(const sb_cfg_channels_t *ch, const char *account_sid
     if (!url || !*url) {
         if (!ch->vo_public_url || !*ch->vo_public_url)
             return fail(err, errlen, SB_EINVAL, "voice: no public_url configured");
-        buf_base(&own, ch->vo_public_url, "");
+        text_base(&own, ch->vo_public_url, "");
         sb_text_cat(&own, "/v1/webhooks/voice");
         url = own.buf;
     }
@@ -482,7 +482,7 @@ int sb_platform_twilio_call(const sb_cfg_channels_t *ch, const char *account_sid
         return fail(err, errlen, SB_EINVAL, "url: must be http(s)");
     }
 
-    buf_base(&api, ch->vo_api_base, TWILIO_API_BASE);
+    text_base(&api, ch->vo_api_base, TWILIO_API_BASE);
     sb_text_cat(&api, "/2010-04-01/Accounts/");
     sb_text_cat(&api, account_sid);
     sb_text_cat(&api, "/Calls.json");

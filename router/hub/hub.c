@@ -88,32 +88,29 @@ void hub__touch(sb_hub_t *hub)
 static hub_frame_t *frame_new(const char *text, size_t len)
 {
     hub_frame_t *f = sb_malloc(sizeof(*f) + HUB_WS_HDR_MAX + len);
-    unsigned char *h;
+    unsigned char h[HUB_WS_HDR_MAX];
 
+    h[0] = 0x81;
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        f->hdr_len = 2;
+    } else if (len <= 0xffff) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        f->hdr_len = 4;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+        f->hdr_len = 10;
+    }
+    memcpy(HUB_FRAME_WIRE(f), h, f->hdr_len);
     f->next = NULL;
     f->len = len;
     f->close_code = 0;
     if (len)
         memcpy(HUB_FRAME_PAYLOAD(f), text, len);
-    if (len < 126)
-        f->hdr_len = 2;
-    else if (len <= 0xffff)
-        f->hdr_len = 4;
-    else
-        f->hdr_len = 10;
-    h = HUB_FRAME_WIRE(f);
-    h[0] = 0x81;
-    if (len < 126) {
-        h[1] = (unsigned char)len;
-    } else if (len <= 0xffff) {
-        h[1] = 126;
-        h[2] = (unsigned char)(len >> 8);
-        h[3] = (unsigned char)len;
-    } else {
-        h[1] = 127;
-        for (int i = 0; i < 8; i++)
-            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-    }
     return f;
 }
 
